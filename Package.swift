@@ -1,0 +1,30 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+  name: "repro-analyze",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "repro-analyze", targets: ["repro-analyze"])
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+  ],
+  targets: [
+    .systemLibrary(name: "CDW", pkgConfig: "libdw", providers: [.apt(["libdw-dev"])]),
+    .systemLibrary(name: "CLZMA", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
+    .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
+    .target(name: "Ingest", dependencies: ["CLZMA", "CPCRE2"]),
+    .target(name: "Forensics", dependencies: ["Ingest", "CDW"]),
+    .executableTarget(
+      name: "repro-analyze",
+      dependencies: [
+        "Ingest", "Forensics",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    .testTarget(name: "IngestTests", dependencies: ["Ingest"]),
+    .testTarget(name: "ForensicsTests", dependencies: ["Forensics", "Ingest"]),
+    .testTarget(name: "CLITests", dependencies: ["repro-analyze"]),
+  ]
+)

@@ -1,0 +1,1 @@
+// Forensics: titles, symbolization, locks, diff, redaction, rendering.

@@ -1,0 +1,240 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// One physical line of input, lent to a callback. `bytes` is valid only during the callback.
+public struct Line {
+  /// Line content without the terminating `\n` and without one trailing `\r`.
+  public var bytes: UnsafeBufferPointer<UInt8>
+  /// 1-based line number.
+  public var number: Int
+  /// Byte offset of the first byte in the (decompressed) input.
+  public var offset: Int
+  /// True when the line was longer than the cap and was cut.
+  public var isTruncated: Bool
+}
+
+/// An input log: a regular file (mapped), a pipe or stdin (buffered), or an `.xz` file
+/// (streamed through liblzma). Picks the strategy; callers only see lines.
+public final class LogSource {
+  enum Backing {
+    case mapped(MappedFile)
+    case stream(ByteReader)
+    case xz(XZDecoder)
+  }
+
+  /// Display name: the path, or `-` for stdin.
+  public let name: String
+  let backing: Backing
+  /// Size in bytes for regular files (compressed size for `.xz`), nil for pipes.
+  public let byteCount: Int?
+  /// Longest line kept; longer lines are cut and marked truncated.
+  public var maxLineByteCount = 1 << 20
+
+  /// Opens `path`, or stdin for `-`. Directories, devices and unreadable files are errors that
+  /// name the path.
+  public static func open(_ path: String) throws(IngestError) -> LogSource {
+    if path == "-" {
+      return LogSource(name: "-", backing: .stream(ByteReader(fd: 0, path: "-")), byteCount: nil)
+    }
+    var st = stat()
+    guard stat(path, &st) == 0 else {
+      throw .cannotOpen(path: path, reason: String(cString: strerror(errno)))
+    }
+    let type = st.st_mode & S_IFMT
+    if type == S_IFDIR { throw .notAFile(path: path, what: "a directory") }
+    if type != S_IFREG && type != S_IFIFO && type != S_IFCHR {
+      throw .notAFile(path: path, what: "a special file")
+    }
+    let reader = try ByteReader(path: path)
+    if type == S_IFREG && Self.hasXZMagic(reader) {
+      return LogSource(
+        name: path, backing: .xz(try XZDecoder(input: reader, path: path)), byteCount: Int(st.st_size))
+    }
+    if type == S_IFREG && st.st_size > 0 {
+      let mapped = try MappedFile(fd: reader.fd, byteCount: Int(st.st_size), path: path)
+      return LogSource(name: path, backing: .mapped(mapped), byteCount: Int(st.st_size))
+    }
+    return LogSource(name: path, backing: .stream(reader), byteCount: type == S_IFREG ? 0 : nil)
+  }
+
+  /// Wraps an in-memory buffer (tests, fuzzing).
+  public static func bytes(_ bytes: [UInt8], name: String = "<memory>") -> LogSource {
+    LogSource(name: name, backing: .stream(MemoryReader.make(bytes)), byteCount: bytes.count)
+  }
+
+  init(name: String, backing: Backing, byteCount: Int?) {
+    self.name = name
+    self.backing = backing
+    self.byteCount = byteCount
+  }
+
+  /// True for `.xz` input (checked by magic bytes, not by name).
+  public var isCompressed: Bool {
+    if case .xz = backing { return true }
+    return false
+  }
+
+  private static func hasXZMagic(_ r: ByteReader) -> Bool {
+    var magic = [UInt8](repeating: 0, count: 6)
+    let n = magic.withUnsafeMutableBufferPointer { pread(r.fd, $0.baseAddress, 6, 0) }
+    return n == 6 && magic == [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00]
+  }
+
+  /// Calls `body` for every line, in order. `progress` (if given) receives the number of input
+  /// bytes consumed so far, about every few MiB.
+  public func forEachLine(
+    progress: ((Int) -> Void)? = nil,
+    _ body: (borrowing Line) throws -> Void
+  ) throws {
+    switch backing {
+    case .mapped(let file):
+      try file.withBytes { buf in
+        try LineSplitter.split(
+          buf, baseOffset: 0, firstLine: 1, isFinal: true, cap: maxLineByteCount,
+          progress: progress, body)
+      }
+    case .stream(let reader):
+      try streamLines(read: { (p, c) throws(IngestError) in try reader.read(into: p, capacity: c) }, progress: progress, body)
+    case .xz(let decoder):
+      try streamLines(read: { (p, c) throws(IngestError) in try decoder.read(into: p, capacity: c) }, progress: progress, body)
+    }
+  }
+
+  private func streamLines(
+    read: (UnsafeMutablePointer<UInt8>, Int) throws(IngestError) -> Int,
+    progress: ((Int) -> Void)?,
+    _ body: (borrowing Line) throws -> Void
+  ) throws {
+    let chunk = 1 << 20
+    let capacity = chunk + maxLineByteCount + 1
+    let buf = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+    defer { buf.deallocate() }
+    var filled = 0  // bytes in buf
+    var bufOffset = 0  // stream offset of buf[0]
+    var lineNo = 1
+    var skippingLongLine = false  // inside the tail of a line already emitted as truncated
+    var eof = false
+    while !eof {
+      let n = try read(buf + filled, min(chunk, capacity - filled))
+      if n == 0 { eof = true }
+      filled += n
+      var start = 0
+      if skippingLongLine {
+        // Drop bytes up to the end of the over-long line.
+        if let nl = memchr(buf, 0x0A, filled) {
+          let idx = UnsafeMutablePointer<UInt8>(nl.assumingMemoryBound(to: UInt8.self)) - buf
+          start = idx + 1
+          skippingLongLine = false
+        } else {
+          bufOffset += filled
+          filled = 0
+          continue
+        }
+      }
+      let view = UnsafeBufferPointer(start: UnsafePointer(buf) + start, count: filled - start)
+      let consumed = try LineSplitter.split(
+        view, baseOffset: bufOffset + start, firstLine: lineNo, isFinal: eof,
+        cap: maxLineByteCount, progress: nil, body, lineCounter: &lineNo)
+      var used = start + consumed
+      let rest = filled - used
+      if !eof && rest >= maxLineByteCount {
+        // A line longer than the cap with no newline yet: emit its head, skip the rest.
+        let line = Line(
+          bytes: UnsafeBufferPointer(start: UnsafePointer(buf) + used, count: maxLineByteCount),
+          number: lineNo, offset: bufOffset + used, isTruncated: true)
+        try body(line)
+        lineNo += 1
+        used = filled
+        skippingLongLine = true
+      }
+      let remaining = filled - used
+      if remaining > 0 && used > 0 { memmove(buf, buf + used, remaining) }
+      bufOffset += used
+      filled = remaining
+      progress?(bufOffset)
+    }
+  }
+}
+
+/// Byte-level splitting of a buffer into lines (memchr for `\n`, strip one `\r`).
+enum LineSplitter {
+  /// Splits `buf`; returns the number of bytes consumed (complete lines, or everything when
+  /// `isFinal`).
+  @discardableResult
+  static func split(
+    _ buf: UnsafeBufferPointer<UInt8>, baseOffset: Int, firstLine: Int, isFinal: Bool, cap: Int,
+    progress: ((Int) -> Void)?, _ body: (borrowing Line) throws -> Void
+  ) throws -> Int {
+    var n = firstLine
+    return try split(
+      buf, baseOffset: baseOffset, firstLine: firstLine, isFinal: isFinal, cap: cap,
+      progress: progress, body, lineCounter: &n)
+  }
+
+  static func split(
+    _ buf: UnsafeBufferPointer<UInt8>, baseOffset: Int, firstLine: Int, isFinal: Bool, cap: Int,
+    progress: ((Int) -> Void)?, _ body: (borrowing Line) throws -> Void, lineCounter: inout Int
+  ) throws -> Int {
+    guard let base = buf.baseAddress, buf.count > 0 else { return 0 }
+    let count = buf.count
+    var pos = 0
+    var lineNo = firstLine
+    var nextProgress = 8 << 20
+    while pos < count {
+      let hit = memchr(base + pos, 0x0A, count - pos)
+      let end: Int
+      if let hit {
+        end = UnsafePointer<UInt8>(hit.assumingMemoryBound(to: UInt8.self)) - base
+      } else {
+        guard isFinal else { break }
+        end = count
+      }
+      var len = end - pos
+      if len > 0 && base[pos + len - 1] == 0x0D { len -= 1 }
+      var truncated = false
+      if len > cap {
+        len = cap
+        truncated = true
+      }
+      try body(
+        Line(
+          bytes: UnsafeBufferPointer(start: base + pos, count: len), number: lineNo,
+          offset: baseOffset + pos, isTruncated: truncated))
+      lineNo += 1
+      pos = end + 1
+      if let progress, pos >= nextProgress {
+        progress(baseOffset + pos)
+        nextProgress = pos + (8 << 20)
+      }
+    }
+    lineCounter = lineNo
+    return min(pos, count)
+  }
+}
+
+/// An in-memory byte stream behind a pipe-like reader (tests and fuzzing use it).
+enum MemoryReader {
+  static func make(_ bytes: [UInt8]) -> ByteReader {
+    // A pipe would block on large inputs; an unlinked temp file keeps it simple and unbounded.
+    var template = Array("/tmp/repro-analyze-input.XXXXXX".utf8CString)
+    let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+    if fd >= 0 { template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) } }
+    if fd >= 0 {
+      var done = 0
+      bytes.withUnsafeBufferPointer { b in
+        while done < b.count {
+          let n = write(fd, b.baseAddress! + done, b.count - done)
+          if n <= 0 { break }
+          done += n
+        }
+      }
+      lseek(fd, 0, SEEK_SET)
+      return ByteReader(fd: fd, path: "<memory>", ownsFD: true)
+    }
+    return ByteReader(fd: -1, path: "<memory>")
+  }
+}
+

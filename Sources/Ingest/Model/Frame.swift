@@ -1,0 +1,73 @@
+/// One call-trace frame as printed by the kernel (`%pB`/`%pS`), possibly already symbolized.
+///
+/// Forms handled: ` func+0x1a/0x30`, ` ? func+0x1a/0x30` (unreliable), ` func+0x1a/0x30 [mod]`,
+/// ` func+0x1a/0x30 kernel/x.c:12` (syz-symbolize), ` func kernel/x.c:12 [inline]`,
+/// ` [<ffffffff81234567>] func+0x..` (pre-4.14 x86) and bare raw addresses.
+public struct Frame: Sendable, Hashable, Codable {
+  /// Function name, or nil for a raw address the kernel could not name.
+  public var function: String?
+  public var offset: UInt64?
+  public var size: UInt64?
+  /// Module name from a trailing `[mod]` or `[mod buildid]`.
+  public var module: String?
+  /// Runtime address from `[<ffffffff...>]`, when printed.
+  public var address: UInt64?
+  /// `?` frames were found by stack scanning, not by the unwinder.
+  public var isReliable: Bool
+  /// `[inline]` frames come from symbolization and have no offset.
+  public var isInline: Bool
+  /// `file:line` printed after the frame by syz-symbolize / decode_stacktrace.sh, if any.
+  public var source: String?
+  /// The execution context the frame was printed in: task, irq, softirq, nmi, …
+  public var context: StackContext
+  /// 1-based line number in the input.
+  public var line: Int
+
+  public init(
+    function: String?, offset: UInt64? = nil, size: UInt64? = nil, module: String? = nil,
+    address: UInt64? = nil, isReliable: Bool = true, isInline: Bool = false,
+    source: String? = nil, context: StackContext = .task, line: Int = 0
+  ) {
+    self.function = function
+    self.offset = offset
+    self.size = size
+    self.module = module
+    self.address = address
+    self.isReliable = isReliable
+    self.isInline = isInline
+    self.source = source
+    self.context = context
+    self.line = line
+  }
+
+  /// `func+0xOFF/0xSIZE [mod]` as the kernel prints it (without source).
+  public var kernelText: String {
+    var s = function ?? (address.map { "0x" + String($0, radix: 16) } ?? "?")
+    if let offset, let size {
+      s += "+0x" + String(offset, radix: 16) + "/0x" + String(size, radix: 16)
+    } else if let offset {
+      s += "+0x" + String(offset, radix: 16)
+    }
+    if let module { s += " [\(module)]" }
+    return s
+  }
+}
+
+/// Stack markers printed by x86 `show_trace_log_lvl()`: `<TASK>`, `<IRQ>`, `<NMI>`, `<SOFTIRQ>`,
+/// exception stacks such as `<#DF>`.
+public enum StackContext: String, Sendable, Hashable, Codable {
+  case task, irq, softirq, nmi, exception, unknown
+}
+
+/// A `RIP: 0010:func+0x../0x..` line (or the user-space `RIP: 0033:0x7f...`).
+public struct InstructionPointer: Sendable, Hashable, Codable {
+  /// Code segment selector: 0010 = kernel, 0033 = 64-bit user, 0023 = compat user.
+  public var segment: String
+  public var frame: Frame?
+  public var isUserSpace: Bool { segment != "0010" }
+
+  public init(segment: String, frame: Frame?) {
+    self.segment = segment
+    self.frame = frame
+  }
+}
