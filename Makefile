@@ -8,6 +8,10 @@ BIN := .build/release/repro-analyze
 APT_PACKAGES := pkg-config libdw-dev libpcre2-dev liblzma-dev elfutils qemu-system-x86 \
   ripgrep llvm gcc xz-utils python3 curl
 DEMO_LOG := Tests/Fixtures/logs/lab/hung.log
+# Feature-specific targets live in mk/*.mk; they may add to TEST_PREREQS (things `make test`
+# must prepare first, e.g. a decompressed vmlinux) and APT_PACKAGES.
+TEST_PREREQS :=
+-include mk/*.mk
 
 .PHONY: all deps build release test demo bench fuzz completions man install clean vmlinux lab-vmlinux
 
@@ -29,7 +33,7 @@ demo: release
 	@$(BIN) analyze $(DEMO_LOG)
 
 ## test: the whole suite (unit, golden, conformance, CLI, lab). CI runs exactly this.
-test: deps
+test: deps $(TEST_PREREQS)
 	$(SWIFT) build
 	REPRO_ANALYZE_SHARED=$(SHARED) $(SWIFT) test --parallel 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}
 

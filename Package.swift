@@ -16,15 +16,19 @@ let package = Package(
     .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
     .target(name: "Ingest", dependencies: ["CLZMA", "CPCRE2"]),
     .target(name: "Forensics", dependencies: ["Ingest", "CDW"]),
+    // The repro workflow: syzbot downloads, QEMU runner, serial-log watcher, kernel builds.
+    .target(name: "Driver", dependencies: ["Ingest", "Forensics"]),
+    .target(name: "TestSupport", path: "Tests/TestSupport"),
     .executableTarget(
       name: "repro-analyze",
       dependencies: [
-        "Ingest", "Forensics",
+        "Ingest", "Forensics", "Driver",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
-    .testTarget(name: "IngestTests", dependencies: ["Ingest"]),
-    .testTarget(name: "ForensicsTests", dependencies: ["Forensics", "Ingest"]),
-    .testTarget(name: "CLITests", dependencies: ["repro-analyze"]),
+    .testTarget(name: "IngestTests", dependencies: ["Ingest", "TestSupport"]),
+    .testTarget(name: "ForensicsTests", dependencies: ["Forensics", "Ingest", "TestSupport"]),
+    .testTarget(name: "DriverTests", dependencies: ["Driver", "Ingest", "TestSupport"]),
+    .testTarget(name: "CLITests", dependencies: ["repro-analyze", "TestSupport"]),
   ]
 )
