@@ -56,29 +56,27 @@ public func runCommand(
     p.environment = env
   }
   let out = Pipe()
-  let err = Pipe()
+  // stderr goes to a file so a chatty child cannot deadlock on a second full pipe.
+  let errPath = NSTemporaryDirectory() + "repro-analyze-test-\(UUID().uuidString).err"
+  FileManager.default.createFile(atPath: errPath, contents: nil)
+  defer { try? FileManager.default.removeItem(atPath: errPath) }
+  let errHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
   p.standardOutput = out
-  p.standardError = err
+  p.standardError = errHandle
   let input = Pipe()
   p.standardInput = stdin == nil ? FileHandle.nullDevice : input
   try p.run()
+  try? errHandle.close()
   if let stdin {
-    DispatchQueue.global().async {
-      input.fileHandleForWriting.write(stdin)
-      try? input.fileHandleForWriting.close()
+    let writer = input.fileHandleForWriting
+    Thread.detachNewThread {
+      writer.write(stdin)
+      try? writer.close()
     }
   }
-  // Read both pipes concurrently so a chatty child cannot deadlock on a full pipe.
-  var errData = Data()
-  let group = DispatchGroup()
-  group.enter()
-  DispatchQueue.global().async {
-    errData = err.fileHandleForReading.readDataToEndOfFile()
-    group.leave()
-  }
   let outData = out.fileHandleForReading.readDataToEndOfFile()
-  group.wait()
   p.waitUntilExit()
+  let errData = FileManager.default.contents(atPath: errPath) ?? Data()
   return CommandResult(
     status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
     stderr: String(decoding: errData, as: UTF8.self))
