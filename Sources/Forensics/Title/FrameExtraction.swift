@@ -54,6 +54,9 @@ extension Titler {
       switch parts[pi] {
       case .trace:
         traces += 1
+        // A stack start ends this trace only once it had frames: headers such as
+        // "Exception stack" or "Call Trace:" often sit between the anchor and the frames.
+        var sawFrame = false
         scan: while li < lines.count {
           let ln = lines[li]
           li += 1
@@ -61,7 +64,7 @@ extension Titler {
             ok = false
             break scan
           }
-          if rules.stackStarts.contains(where: { $0.match(in: ln) != nil }) { break scan }
+          if sawFrame, rules.stackStarts.contains(where: { $0.match(in: ln) != nil }) { break scan }
           if pi + 1 < parts.count, case .pattern(let next) = parts[pi + 1], let m = next.match(in: ln) {
             collect(m, ln)
             pi += 1
@@ -70,6 +73,7 @@ extension Titler {
           for re in rules.frameLines {
             if let m = re.match(in: ln) {
               collect(m, ln)
+              sawFrame = true
               break
             }
           }
