@@ -32,6 +32,10 @@ extension Titler {
       for r in m.ranges[1...] {
         guard let r, !r.isEmpty else { continue }
         let name = Array(line[r])
+        if let bad = rules.corruptedFrames, bad.match(in: name) != nil {
+          ok = false
+          continue
+        }
         if spec.skip.match(in: name) != nil { continue }
         candidates.append(String(decoding: name, as: UTF8.self))
       }

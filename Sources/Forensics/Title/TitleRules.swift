@@ -76,6 +76,8 @@ public struct TitleRules: @unchecked Sendable {
   var frameLines: [PCRE2Pattern]
   var stackStarts: [PCRE2Pattern]
   var corruptedLines: [PCRE2Pattern]
+  /// A candidate frame matching this makes the extraction unreliable (fault-injection stacks).
+  var corruptedFrames: PCRE2Pattern?
   var syscallPrefixes: [String]
   /// A report must show one of these (unless its format has no stack) and each one it shows
   /// must be followed by frames.
@@ -86,7 +88,6 @@ public struct TitleRules: @unchecked Sendable {
   var titleReplacements: [(PCRE2Pattern, String)]
   var corruptedTitles: [PCRE2Pattern]
   var corruptedLogMarkers: [[UInt8]]
-  var corruptedFrameMarkers: PCRE2Pattern?
   var maxTitleByteCount: Int
   /// Title pattern → crash type (nil type = unknown); first match wins.
   var types: [(PCRE2Pattern, String?)]
@@ -187,6 +188,9 @@ private struct Loader {
     let frameLines = try patterns(st, "frame_lines")
     let stackStarts = try patterns(st, "stack_starts")
     let corruptedLines = try patterns(st, "corrupted_lines")
+    let corruptedFrames = try st["corrupted_frames"]?.strings.map { s throws(IngestError) in
+      try compile(Self.union(s), line: st.line)
+    }
     let syscallPrefixes = strings(st, "syscall_prefixes")
     let stackKeywords = try patterns(st, "stack_keywords")
     let stackMinLineCount = st["stack_min_lines"]?.int ?? 4
@@ -212,7 +216,6 @@ private struct Loader {
     }
     let corruptedTitles = try patterns(title, "corrupted_if")
     let corruptedLog = strings(title, "corrupted_log").map { Array($0.utf8) }
-    let corruptedFrames = title["corrupted_frames"]?.strings.map { Self.union($0) }
     let frameFromTitle = try compile(try string(title, "frame_from_title"), line: title.line)
     var types: [(PCRE2Pattern, String?)] = []
     for t in report.tables("type") {
@@ -272,13 +275,12 @@ private struct Loader {
       dropLineMarkers: dropLineMarkers, cpuTracebackMarkers: cpuTraceback, truncateMarkers: truncate,
       maxPrefixLines: rep["max_prefix_lines"]?.int ?? 5,
       maxTaskPrefixLines: rep["max_task_prefix_lines"]?.int ?? 50,
-      frameLines: frameLines, stackStarts: stackStarts, corruptedLines: corruptedLines,
+      frameLines: frameLines, stackStarts: stackStarts, corruptedLines: corruptedLines, corruptedFrames: corruptedFrames,
       syscallPrefixes: syscallPrefixes, stackKeywords: stackKeywords,
       stackMinLineCount: stackMinLineCount,
       stackCheckLineCount: stackCheckLineCount,
       titleReplacements: replacements, corruptedTitles: corruptedTitles,
       corruptedLogMarkers: corruptedLog,
-      corruptedFrameMarkers: try corruptedFrames.map { s throws(IngestError) in try compile(s, line: title.line) },
       maxTitleByteCount: title["max_bytes"]?.int ?? 120, types: types,
       corruptedReportMarkers: corruptedReport,
       frameFromTitle: frameFromTitle, guiltyFileName: guiltyName, guiltyIgnores: guiltyIgnores,
