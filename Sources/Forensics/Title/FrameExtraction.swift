@@ -32,16 +32,13 @@ extension Titler {
       for r in m.ranges[1...] {
         guard let r, !r.isEmpty else { continue }
         let name = Array(line[r])
-        if let bad = rules.corruptedFrames, bad.match(in: name) != nil {
-          ok = false
-          continue
-        }
         if spec.skip.match(in: name) != nil { continue }
         candidates.append(String(decoding: name, as: UTF8.self))
       }
     }
     func closeGroup() {
-      if let f = key(spec, candidates) {
+      // A fault-injection frame as the guilty one means its stack got mixed into the report.
+      if let f = key(spec, candidates), !(rules.corruptedFrames?.matches(f.raw) ?? false) {
         results.append(f)
       } else {
         results.append(ExtractedFrame(raw: "corrupted", canonical: "corrupted", variants: []))
