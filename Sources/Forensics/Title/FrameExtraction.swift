@@ -65,7 +65,7 @@ extension Titler {
             ok = false
             break scan
           }
-          if sawFrame, rules.stackStarts.contains(where: { $0.match(in: ln) != nil }) { break scan }
+          if sawFrame && !candidates.isEmpty, rules.stackStarts.contains(where: { $0.match(in: ln) != nil }) { break scan }
           if pi + 1 < parts.count, case .pattern(let next) = parts[pi + 1], let m = next.match(in: ln) {
             collect(m, ln)
             pi += 1
