@@ -18,10 +18,12 @@ extension Titler {
 
   func guiltyFile(in lines: ArraySlice<[UInt8]>) -> String? {
     var guilty: String? = nil
+    var first: String? = nil
     var deepest = ""
     for line in lines {
       guard let m = rules.guiltyFileName.match(in: line), let r = m[1] else { continue }
       let path = Array(line[r])
+      if first == nil { first = Self.cleanPath(String(decoding: path, as: UTF8.self)) }
       if rules.guiltyIgnores.contains(where: { $0.match(in: path) != nil }) { continue }
       if let ig = rules.guiltyLineIgnore, ig.match(in: line) != nil { continue }
       let clean = Self.cleanPath(String(decoding: path, as: UTF8.self))
@@ -39,7 +41,8 @@ extension Titler {
         }
       }
     }
-    return guilty
+    // Everything was infrastructure: the first reference still beats nothing.
+    return guilty ?? first
   }
 
   /// Appends ` file.c:NN` from the resolver to a frame line that has no source annotation.
