@@ -76,7 +76,7 @@ struct TitleFormatTests {
       title: "KASAN: use-after-free Read in tty_release", type: "KASAN-USE-AFTER-FREE-READ",
       frame: "tty_release", alts: ["bad-access in tty_release"]),
     Case(
-      name: "6.15+ WARNING layout takes the frame from RIP",
+      name: "6.15+ WARNING layout names the caller of the warning function",
       log: """
         [   50.1][ T5] ------------[ cut here ]------------
         [   50.2][ T5] WARNING: fs/buffer.c:1186 at mark_buffer_dirty+0x2c4/0x3a0, CPU#0: syz.0.1/5
@@ -87,7 +87,7 @@ struct TitleFormatTests {
         [   50.7][ T5]  bfs_get_block+0x10/0x20
         [   50.8][ T5]  __block_write_begin_int+0x10/0x20
         """,
-      title: "WARNING in mark_buffer_dirty", type: "WARNING", frame: "mark_buffer_dirty"),
+      title: "WARNING in bfs_get_block", type: "WARNING", frame: "bfs_get_block"),
     Case(
       name: "refcount warnings get their own title from the stack",
       log: """
