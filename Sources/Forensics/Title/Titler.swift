@@ -141,10 +141,10 @@ public struct Titler: Sendable {
       text.append(contentsOf: index.text(i))
       text.append(0x0A)
       lineIndexes.append(i)
-      if secondReport == nil || hasTaskContext {
-        titleByteCount = text.count
-        lastLine = i
-      }
+      if secondReport == nil || hasTaskContext { titleByteCount = text.count }
+      // The report's own span ends where the next report starts, even when the title search
+      // (task context) looks further.
+      if secondReport == nil { lastLine = i }
     }
     return Extract(
       text: text, titleByteCount: titleByteCount, lineIndexes: lineIndexes,
