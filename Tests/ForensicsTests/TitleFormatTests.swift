@@ -142,6 +142,21 @@ struct TitleFormatTests {
         [    1.1] ODEBUG: Out of memory. ODEBUG disabled
         """,
       title: nil),
+    Case(
+      name: "Rust panics name the demangled function",
+      log: """
+        [   23.1][  T298] rust_kernel: panicked at drivers/android/binder/node.rs:877:13:
+        [   23.2][  T298] attempt to subtract with overflow
+        [   23.3][   T36] audit: type=1400 audit(1750305980.320:67): avc:  denied
+        [   23.4][  T298] kernel BUG at rust/helpers/bug.c:7!
+        [   23.5][  T298] Call Trace:
+        [   23.6][  T298]  <TASK>
+        [   23.7][  T298]  _RNvCscSpY9Juk0HT_7___rustc17rust_begin_unwind+0x15b/0x160
+        [   23.8][  T298]  _RNvNtCs9jEwPDbx20M_4core9panicking9panic_fmt+0x84/0x90
+        [   23.9][  T298]  _RNvMs3_NtCshgDM7dBCdno_11rust_binder7processNtB5_7Process10update_ref+0x17e5/0x1860
+        """,
+      title: "attempt to subtract with overflow in <rust_binder::process::Process>::update_ref",
+      frame: "<rust_binder::process::Process>::update_ref"),
     Case(name: "empty input", log: "", title: nil),
   ]
 

@@ -31,7 +31,13 @@ extension Titler {
       guard let m, m.ranges.count > 1 else { return }
       for r in m.ranges[1...] {
         guard let r, !r.isEmpty else { continue }
-        let name = Array(line[r])
+        var name = Array(line[r])
+        // Rust v0 symbols read as paths (`<crate::Type>::method`), like syzbot shows them.
+        if name.count > 2, name[0] == UInt8(ascii: "_"), name[1] == UInt8(ascii: "R"),
+          let d = RustDemangler.demangle(String(decoding: name, as: UTF8.self))
+        {
+          name = Array(d.utf8)
+        }
         if spec.skip.match(in: name) != nil { continue }
         candidates.append(String(decoding: name, as: UTF8.self))
       }
