@@ -148,7 +148,8 @@ struct CorrelationState {
         t.heldList = l
         t.heldListSplat = splats.first { s in
           s.report.position.file == l.position.file && s.report.position.line <= l.position.line
-            && l.position.line <= s.report.endLine && s.details.task?.pid == l.task.pid
+            && l.position.line <= s.report.endLine
+            && (s.details.task?.pid ?? s.report.task?.pid) == l.task.pid
         }?.details
         tasks[l.task.pid] = t
       case .blocker(let b):
@@ -376,7 +377,11 @@ struct CorrelationState {
           Evidence(
             file: list.position.file, line: acq.line,
             fact: "lockdep splat: \(t.comm) is trying to acquire \(acq.name) at \(site.kernelText)"))
-      } else if t.heldListSplat == nil {
+      } else if t.heldListSplat != nil {
+        // Printed by a splat during an acquire that is not in the list yet: every entry is held.
+        notes.append(
+          "\(t.comm)'s lockdep list was printed by a lockdep report while it was acquiring another lock; its entries are held, not waited for")
+      } else {
         var seen = Set<Int>()
         let entries = list.locks.filter { seen.insert($0.index).inserted }
         let matches = entries.filter { e in e.site.map { Self.sameSite(caller, $0).matches } ?? false }
@@ -407,11 +412,13 @@ struct CorrelationState {
       }
     }
     if let a = fromLockdep, let b = fromTrace, a != b {
+      // The trace records the wait itself; a lockdep list may predate the current wait.
       notes.append(
-        "lockdep and the trace disagree on the lock \(t.comm) waits for: \(locks[a].identity(primitive: nil).display) vs \(locks[b].identity(primitive: nil).display); using lockdep's"
+        "lockdep and the trace disagree on the lock \(t.comm) waits for: \(locks[a].identity(primitive: nil).display) (lockdep) vs \(locks[b].identity(primitive: nil).display) (trace); using the trace's"
       )
+      return (b, evidence, notes)
     }
-    return (fromLockdep ?? fromTrace, evidence, notes)
+    return (fromTrace ?? fromLockdep, evidence, notes)
   }
 
   // MARK: conclude
@@ -674,11 +681,8 @@ struct CorrelationState {
             evidence: why))
         evidence += why
       }
-      if candidates.isEmpty {
-        notes.append(
-          w.node == nil && primitive == nil
-            ? "not waiting in a known lock primitive\(t.reading?.caller.map { " (sleeps in \($0.kernelText))" } ?? "")"
-            : "no line in the log names the holder")
+      if candidates.isEmpty && (w.node != nil || primitive != nil) {
+        notes.append("no line in the log names the holder")
       }
     }
     // What this task holds (trace acquires without release, lockdep entries it does not wait on).
