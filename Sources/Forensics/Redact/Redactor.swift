@@ -142,15 +142,23 @@ public final class Redactor {
     counts[rule.kind, default: 0] += 1
     if let p = mapping[id] { return p }
     distinct[rule.kind, default: 0] += 1
+    // Pointers are keyed on their page number only, so offsets within a page survive.
+    var message = Array(id.utf8)
+    if rule.pseudonym == "pointer", let v = UInt64(value, radix: 16) {
+      message = Array(("pointer\u{0}" + String(v >> 12, radix: 16)).utf8)
+    }
     var attempt = 0
     while true {
-      let h = SHA256.hmac(key: key, message: Array(id.utf8) + (attempt == 0 ? [] : [UInt8(attempt)]))
+      let h = SHA256.hmac(key: key, message: message + (attempt == 0 ? [] : [UInt8(attempt)]))
       let p = Self.generate(rule, value, h)
-      if let other = taken[rule.pseudonym + p], other != value, attempt < 255 {
+      let owner = rule.pseudonym == "pointer" ? String(value.dropLast(3)) : value
+      if let other = taken[rule.pseudonym + String(p.dropLast(rule.pseudonym == "pointer" ? 3 : 0))],
+        other != owner, attempt < 255
+      {
         attempt += 1  // two secrets on one pseudonym would merge them: rehash
         continue
       }
-      taken[rule.pseudonym + p] = value
+      taken[rule.pseudonym + String(p.dropLast(rule.pseudonym == "pointer" ? 3 : 0))] = owner
       let bytes = Array(p.utf8)
       mapping[id] = bytes
       return bytes
