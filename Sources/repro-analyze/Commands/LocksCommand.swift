@@ -19,6 +19,8 @@ struct LocksCommand: ParsableCommand {
   @Argument(help: "Log files, or - for stdin.") var files: [String]
   @Flag(name: .long, help: "Print one JSON document on stdout.") var json = false
   @Flag(name: .long, help: "Analyze each LOG on its own instead of as one boot.") var each = false
+  @Option(name: .long, help: "Also write the HTML report (graph, stacks, timeline, excerpt) to this file.")
+  var html: String?
   @OptionGroup var rulesOptions: RulesOptions
 
   func run() throws {
@@ -27,10 +29,16 @@ struct LocksCommand: ParsableCommand {
       let correlator = LockCorrelator(rules: try ForensicsInput.lockRules(dir))
       let groups = each ? files.map { [$0] } : [files]
       var results: [(files: [String], analysis: LockAnalysis)] = []
+      var all: [Event] = []
       for g in groups {
         var events: [Event] = []
         for f in g { events += try ForensicsInput.events(f, rulesDirectory: dir) }
         results.append((g, correlator.analyze(events)))
+        all += events
+      }
+      if let html {
+        try writeHTMLReport(events: all, logPaths: files, rulesDirectory: dir, to: html, asOneBoot: !each)
+        Terminal.writeStderr("locks: wrote \(html)\n")
       }
       if json {
         if each {
