@@ -400,16 +400,20 @@ struct CorrelationState {
         }
       }
     }
+    // The latest pending wait (a task sleeps on one lock at a time; older ones lost lines).
     var fromTrace: Int?
+    var latest: TraceOp?
     for (i, n) in locks.enumerated() {
-      if let w = n.pendingWaits[t.pid] {
+      if let w = n.pendingWaits[t.pid], latest.map({ w.evidence.line > $0.evidence.line }) ?? true {
         fromTrace = i
-        evidence.append(
-          Evidence(
-            file: w.evidence.file, line: w.evidence.line,
-            fact: "trace: \(t.comm) waits for \(n.name ?? "the lock") and never acquires it"))
-        break
+        latest = w
       }
+    }
+    if let i = fromTrace, let w = latest {
+      evidence.append(
+        Evidence(
+          file: w.evidence.file, line: w.evidence.line,
+          fact: "trace: \(t.comm) waits for \(locks[i].name ?? "the lock") and never acquires it"))
     }
     if let a = fromLockdep, let b = fromTrace, a != b {
       // The trace records the wait itself; a lockdep list may predate the current wait.

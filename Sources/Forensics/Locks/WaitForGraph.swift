@@ -128,6 +128,31 @@ public struct BlockedTask: Sendable, Hashable, Codable {
   public var confidence: Confidence
   /// Gaps and contradictions, in words.
   public var notes: [String]
+
+  private enum CodingKeys: String, CodingKey {
+    case pid, comm, task, primitive, waitSite, lock, holder, holderCandidates, holds, chain,
+      isInCycle, evidence, evidenceDetail, confidence, notes
+  }
+
+  /// `lock` and `holder` are written as `null` when unknown (consumers test for it).
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(pid, forKey: .pid)
+    try c.encode(comm, forKey: .comm)
+    try c.encode(task, forKey: .task)
+    try c.encode(primitive, forKey: .primitive)
+    try c.encode(waitSite, forKey: .waitSite)
+    try c.encode(lock, forKey: .lock)
+    try c.encode(holder, forKey: .holder)
+    try c.encode(holderCandidates, forKey: .holderCandidates)
+    try c.encode(holds, forKey: .holds)
+    try c.encode(chain, forKey: .chain)
+    try c.encode(isInCycle, forKey: .isInCycle)
+    try c.encode(evidence, forKey: .evidence)
+    try c.encode(evidenceDetail, forKey: .evidenceDetail)
+    try c.encode(confidence, forKey: .confidence)
+    try c.encode(notes, forKey: .notes)
+  }
 }
 
 /// A lock with a proven holder and the tasks waiting for it.
