@@ -30,6 +30,59 @@ public struct ParsedPrefix {
 /// after user-space output on the same serial line (`...rsyslogd[   12.037795] audit: ...`).
 public enum PrefixParser {
   public static func parse(_ b: UnsafeBufferPointer<UInt8>) -> ParsedPrefix {
+    if let fast = parseCommon(b) { return fast }
+    return parseGeneral(b)
+  }
+
+  /// The common shapes `[  123.456789] ` and `[  123.456789][  T123] `, without any helper
+  /// calls: this runs once per line.
+  @inline(__always)
+  static func parseCommon(_ b: UnsafeBufferPointer<UInt8>) -> ParsedPrefix? {
+    let n = b.count
+    guard n > 3, let p = b.baseAddress, p[0] == 0x5B else { return nil }
+    var i = 1
+    while i < n, p[i] == 0x20 { i += 1 }
+    var sec = 0
+    let s0 = i
+    while i < n, p[i] &- 0x30 < 10 {
+      sec = sec &* 10 &+ Int(p[i] &- 0x30)
+      i += 1
+    }
+    guard i > s0, i - s0 < 12, i < n, p[i] == 0x2E else { return nil }
+    i += 1
+    var frac = 0
+    var scale = 1
+    let f0 = i
+    while i < n, p[i] &- 0x30 < 10 {
+      frac = frac &* 10 &+ Int(p[i] &- 0x30)
+      scale &*= 10
+      i += 1
+    }
+    guard i > f0, i - f0 <= 9, i < n, p[i] == 0x5D else { return nil }
+    i += 1
+    var r = ParsedPrefix(bodyStart: 0, timestamp: Double(sec) + Double(frac) / Double(scale), callerKey: ParsedPrefix.noCaller, level: nil)
+    if i < n, p[i] == 0x5B {
+      var j = i + 1
+      while j < n, p[j] == 0x20 { j += 1 }
+      guard j < n, p[j] == 0x54 || p[j] == 0x43 else { return nil }
+      let isTask = p[j] == 0x54
+      j += 1
+      var v = 0
+      let v0 = j
+      while j < n, p[j] &- 0x30 < 10 {
+        v = v &* 10 &+ Int(p[j] &- 0x30)
+        j += 1
+      }
+      guard j > v0, j - v0 < 10, j < n, p[j] == 0x5D else { return nil }
+      r.callerKey = isTask ? v : -v - 1
+      i = j + 1
+    }
+    if i < n, p[i] == 0x20 { i += 1 }
+    r.bodyStart = i
+    return r
+  }
+
+  static func parseGeneral(_ b: UnsafeBufferPointer<UInt8>) -> ParsedPrefix {
     var r = ParsedPrefix(bodyStart: 0, timestamp: nil, callerKey: ParsedPrefix.noCaller, level: nil)
     let n = b.count
     var i = 0
