@@ -94,7 +94,7 @@ public final class LogSource {
       try file.withBytes { buf in
         // Walk the mapping in windows and drop consumed pages from our resident set: the page
         // cache keeps them, but peak RSS stays flat however large the file is.
-        let window = 32 << 20
+        let window = 8 << 20
         var pos = 0
         var line = 1
         var released = 0

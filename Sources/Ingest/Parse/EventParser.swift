@@ -22,10 +22,10 @@ public final class EventParser {
   private let sink: (Event) -> Void
 
   // Open state, keyed by caller id (ParsedPrefix.noCaller when the log has none).
-  private var reports = SmallMap<ReportState>()
-  private var dumps = SmallMap<TaskDumpState>()
-  private var lockLists = SmallMap<LockListState>()
-  private var inAllLocks = SmallMap<Bool>()
+  private let reports = SmallMap<ReportState>()
+  private let dumps = SmallMap<TaskDumpState>()
+  private let lockLists = SmallMap<LockListState>()
+  private let inAllLocks = SmallMap<Bool>()
   private var ftrace: FtraceState?
   private var pendingFtrace: FtraceRecord?
   /// Counts for summaries.

@@ -7,9 +7,33 @@
 /// so the hot path can group lines by context without building strings.
 public struct ParsedPrefix {
   public var bodyStart: Int
-  public var timestamp: Double?
+  /// Timestamp as printed: whole seconds, fraction digits and their scale (10^digits); the
+  /// Double is computed only when asked (a divide per line showed in profiles).
+  var seconds = -1
+  var fraction = 0
+  var fractionScale = 1
   public var callerKey: Int
   public var level: Int?
+
+  init(bodyStart: Int, timestamp: Double?, callerKey: Int, level: Int?) {
+    self.bodyStart = bodyStart
+    self.callerKey = callerKey
+    self.level = level
+    if let timestamp { self.timestamp = timestamp }
+  }
+
+  public var timestamp: Double? {
+    get { seconds < 0 ? nil : Double(seconds) + Double(fraction) / Double(fractionScale) }
+    set {
+      guard let v = newValue else {
+        seconds = -1
+        return
+      }
+      seconds = Int(v)
+      fractionScale = 1_000_000
+      fraction = Int(((v - Double(seconds)) * 1_000_000).rounded())
+    }
+  }
 
   public static let noCaller = Int.min
 
@@ -60,7 +84,10 @@ public enum PrefixParser {
     }
     guard i > f0, i - f0 <= 9, i < n, p[i] == 0x5D else { return nil }
     i += 1
-    var r = ParsedPrefix(bodyStart: 0, timestamp: Double(sec) + Double(frac) / Double(scale), callerKey: ParsedPrefix.noCaller, level: nil)
+    var r = ParsedPrefix(bodyStart: 0, timestamp: nil, callerKey: ParsedPrefix.noCaller, level: nil)
+    r.seconds = sec
+    r.fraction = frac
+    r.fractionScale = scale
     if i < n, p[i] == 0x5B {
       var j = i + 1
       while j < n, p[j] == 0x20 { j += 1 }

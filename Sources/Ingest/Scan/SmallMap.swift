@@ -1,8 +1,11 @@
 /// A tiny map from caller-id keys to open parser state. Logs have a handful of concurrently open
 /// contexts at most, so a linear scan beats hashing (which dominated per-line cost).
-struct SmallMap<Value> {
+final class SmallMap<Value> {
   private var keysStore: [Int] = []
   private var valuesStore: [Value] = []
+  /// Consecutive lines nearly always come from the same context: remember the last lookup.
+  private var cachedKey = Int.max
+  private var cachedIndex = -1
 
   var count: Int { keysStore.count }
   var isEmpty: Bool { keysStore.isEmpty }
@@ -12,6 +15,16 @@ struct SmallMap<Value> {
 
   @inline(__always)
   private func index(_ key: Int) -> Int? {
+    if key == cachedKey { return cachedIndex < 0 ? nil : cachedIndex }
+    let found = scan(key)
+    cachedKey = key
+    cachedIndex = found ?? -1
+    return found
+  }
+
+  private func invalidate() { cachedKey = Int.max }
+
+  private func scan(_ key: Int) -> Int? {
     var i = 0
     let n = keysStore.count
     while i < n {
@@ -27,6 +40,7 @@ struct SmallMap<Value> {
       return index(key).map { valuesStore[$0] }
     }
     set {
+      defer { invalidate() }
       if let i = index(key) {
         if let newValue {
           valuesStore[i] = newValue
@@ -42,13 +56,15 @@ struct SmallMap<Value> {
   }
 
   @discardableResult
-  mutating func removeValue(forKey key: Int) -> Value? {
+  func removeValue(forKey key: Int) -> Value? {
     guard let i = index(key) else { return nil }
+    invalidate()
     keysStore.remove(at: i)
     return valuesStore.remove(at: i)
   }
 
-  mutating func removeAll() {
+  func removeAll() {
+    invalidate()
     keysStore.removeAll()
     valuesStore.removeAll()
   }
