@@ -220,7 +220,7 @@ enum LineSplitter {
         end = count
       }
       var len = end - pos
-      if len > 0 && base[pos + len - 1] == 0x0D { len -= 1 }
+      while len > 0 && base[pos + len - 1] == 0x0D { len -= 1 }  // QEMU consoles emit "\r\r\n"
       var truncated = false
       if len > cap {
         len = cap

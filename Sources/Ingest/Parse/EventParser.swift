@@ -582,7 +582,7 @@ final class ReportState {
       return true
     }
     if report.kind == .lockdep {
-      if rest.has("is trying to acquire") {
+      if rest.find(" is trying to acquire") != nil {
         lockdepExpect = .acquiring
         if report.lockdep?.task == nil, let sp = rest.find(" is trying") {
           report.lockdep?.task = LineParsers.splitTask(rest, 0, sp, separator: 0x2F)

@@ -207,9 +207,9 @@ enum LineParsers {
       guard let (sec, dot) = b.decimal(at: i), dot < b.count, b[dot] == 0x2E,
         let (frac, fe) = b.decimal(at: dot + 1)
       else { return nil }
-      var scale = 1.0
-      for _ in 0..<(fe - dot - 1) { scale *= 10 }
-      timestamp = Double(sec) + Double(frac) / scale
+      var scale = 1
+      for _ in 0..<min(fe - dot - 1, 12) { scale *= 10 }
+      timestamp = Double(sec &* scale &+ frac) / Double(scale)
       i = fe
       guard i < b.count, b[i] == 0x3A else { return nil }
       i += 1

@@ -23,7 +23,9 @@ public struct ParsedPrefix {
   }
 
   public var timestamp: Double? {
-    get { seconds < 0 ? nil : Double(seconds) + Double(fraction) / Double(fractionScale) }
+    // One correctly rounded division of exact integers: the nearest Double to the printed
+    // decimal, so JSON round-trips compare equal.
+    get { seconds < 0 ? nil : Double(seconds &* fractionScale &+ fraction) / Double(fractionScale) }
     set {
       guard let v = newValue else {
         seconds = -1
@@ -178,9 +180,9 @@ public enum PrefixParser {
     guard let (sec, dot) = b.decimal(at: start), dot < end, b[dot] == 0x2E,
       let (frac, fe) = b.decimal(at: dot + 1), fe == end
     else { return nil }
-    var scale = 1.0
-    for _ in 0..<(fe - dot - 1) { scale *= 10 }
-    return Double(sec) + Double(frac) / scale
+    var scale = 1
+    for _ in 0..<min(fe - dot - 1, 12) { scale *= 10 }
+    return Double(sec &* scale &+ frac) / Double(scale)
   }
 
   static let facilities: [StaticString] = [
