@@ -38,8 +38,10 @@ public enum EventKind: String, Sendable, Hashable, Codable, CaseIterable {
 }
 
 extension Event: Codable {
+  // Camel-case keys: encoders/decoders with the snake_case strategy map them to
+  // `task_dump` / `held_locks`, matching EventKind's raw values.
   private enum CodingKeys: String, CodingKey {
-    case kind, report, taskDump = "task_dump", heldLocks = "held_locks", blocker, ftrace, marker
+    case kind, report, taskDump, heldLocks, blocker, ftrace, marker
   }
 
   public init(from decoder: any Decoder) throws {

@@ -15,13 +15,17 @@ public final class EventParser {
   public let file: String
   /// Frames kept per report/dump; the rest are counted in `omittedFrameCount`.
   public var maxFramesPerReport = 4096
+  /// When false, reports are only delimited and counted (header, kind, position): no frames,
+  /// registers or lock entries are decoded. `analyze` switches to it once its summary is full,
+  /// so the rest of a huge log costs a boundary scan, not a full parse.
+  public var isDetailed = true
   private let sink: (Event) -> Void
 
   // Open state, keyed by caller id (ParsedPrefix.noCaller when the log has none).
-  private var reports: [Int: ReportState] = [:]
-  private var dumps: [Int: TaskDumpState] = [:]
-  private var lockLists: [Int: HeldLockList] = [:]
-  private var inAllLocks: Set<Int> = []
+  private let reports = SmallMap<ReportState>()
+  private let dumps = SmallMap<TaskDumpState>()
+  private let lockLists = SmallMap<LockListState>()
+  private let inAllLocks = SmallMap<Bool>()
   private var ftrace: FtraceState?
   private var pendingFtrace: FtraceRecord?
   /// Counts for summaries.
@@ -68,9 +72,9 @@ public final class EventParser {
         startReport(kind, hit.body, hit.match, pre: pre, pos: pos)
         return
       case .marker(let kind):
+        if kind == .linuxVersion { closeAll() }
         emitMarker(kind, hit.body, hit.match, pre: pre, pos: pos)
         if kind == .endTrace, let r = reports.removeValue(forKey: key) ?? soleUnkeyedReport(key) {
-          var r = r
           r.report.endMarker = body.text(from: 0)
           r.report.endLine = number
           finishReport(r, truncated: false)
@@ -91,20 +95,18 @@ public final class EventParser {
     }
 
     // 2. Inside an open report of this context.
-    if var r = reports[key] {
-      let keep = r.consume(body, pre: pre, number: number, parser: self)
+    if let r = reports[key] {
+      let keep = isDetailed ? r.consume(body, pre: pre, number: number, parser: self) : r.delimit(body, number: number)
       if keep && r.closed {
         reports[key] = nil
         finishReport(r, truncated: false)
-      } else if keep {
-        reports[key] = r
-      } else {
+      } else if !keep {
         reports[key] = nil
         finishReport(r, truncated: false)
         // The line that ended the report may start something else.
         consumeOutside(body, pre: pre, number: number, offset: offset)
       }
-      if r.report.kind == .lockdep || r.inHeldLocks { feedLockList(body, key: key, number: number, offset: offset, insideReport: true) }
+      if isDetailed && (r.report.kind == .lockdep || r.inHeldLocks) { feedLockList(body, key: key, number: number, offset: offset, insideReport: true) }
       return
     }
     consumeOutside(body, pre: pre, number: number, offset: offset)
@@ -114,11 +116,12 @@ public final class EventParser {
   /// were cut inside a stack).
   public func finish() {
     flushPendingFtrace()
+    publishTallies()
     if let f = ftrace {
       sink(.marker(Marker(kind: .ftraceDumpEnd, text: "(log ended inside the ftrace dump)", value: "\(f.recordCount)", position: f.start)))
       ftrace = nil
     }
-    for key in lockLists.keys.sorted() { if let l = lockLists.removeValue(forKey: key) { sink(.heldLocks(l)) } }
+    for key in lockLists.keys.sorted() { if let l = lockLists.removeValue(forKey: key) { sink(.heldLocks(l.list)) } }
     for key in dumps.keys.sorted() { if let d = dumps.removeValue(forKey: key) { sink(.taskDump(d.dump)) } }
     for r in reports.values.sorted(by: { $0.report.position.line < $1.report.position.line }) {
       finishReport(r, truncated: r.inTrace || r.report.frames.isEmpty)
@@ -134,16 +137,13 @@ public final class EventParser {
     // Task dumps (sysrq-t, hung-task blocker owner): `task:` line then a stack.
     if first == 0x74, let info = LineParsers.taskLine(body) {
       closeDump(key)
-      var d = TaskDumpState(dump: TaskDump(info: info, position: SourcePosition(file: file, line: number, offset: offset)))
+      let d = TaskDumpState(dump: TaskDump(info: info, position: SourcePosition(file: file, line: number, offset: offset)))
       d.dump.timestamp = pre.timestamp
       dumps[key] = d
       return
     }
-    if var d = dumps[key] {
-      if d.consume(body, number: number, max: maxFramesPerReport) {
-        dumps[key] = d
-        return
-      }
+    if let d = dumps[key] {
+      if d.consume(body, number: number, max: maxFramesPerReport) { return }
       dumps[key] = nil
       sink(.taskDump(d.dump))
     }
@@ -155,34 +155,32 @@ public final class EventParser {
   private func feedLockList(_ body: UnsafeBufferPointer<UInt8>, key: Int, number: Int, offset: Int, insideReport: Bool) -> Bool {
     guard let first = body.first else { return false }
     if first == 0x53, rules.startsWithAny(body, rules.allLocksStart) {
-      inAllLocks.insert(key)
+      inAllLocks[key] = true
       return true
     }
     if Bytes.isDigit(first) || first == 0x6E, let (count, task) = LineParsers.heldLocksHeader(body) {
-      if let l = lockLists.removeValue(forKey: key) { sink(.heldLocks(l)) }
+      if let l = lockLists.removeValue(forKey: key) { sink(.heldLocks(l.list)) }
       let list = HeldLockList(task: task, count: count, position: SourcePosition(file: file, line: number, offset: offset), isSystemDump: inAllLocks.contains(key))
       if count == 0 {
         sink(.heldLocks(list))
       } else {
-        lockLists[key] = list
+        lockLists[key] = LockListState(list: list)
       }
       return true
     }
-    if var l = lockLists[key] {
+    if let l = lockLists[key] {
       if let e = LineParsers.heldLockEntry(body, line: number) {
         // Symbolized logs repeat an entry once per inline level: keep the first.
-        if !l.locks.contains(where: { $0.index == e.index && $0.address == e.address }) {
-          if l.locks.count < 4096 { l.locks.append(e) }
+        if !l.list.locks.contains(where: { $0.index == e.index && $0.address == e.address }) {
+          if l.list.locks.count < 4096 { l.list.locks.append(e) }
         }
-        lockLists[key] = l
         return true
       }
-      // A symbolized entry's inline continuation lines have no `#N:`; anything else ends it.
       lockLists[key] = nil
-      sink(.heldLocks(l))
+      sink(.heldLocks(l.list))
     }
     if first == 0x3D, body.count >= 20, body.has("====================") {
-      inAllLocks.remove(key)
+      inAllLocks.removeValue(forKey: key)
     }
     return false
   }
@@ -201,11 +199,17 @@ public final class EventParser {
     return r
   }
 
+  /// Reports of other contexts that have printed nothing for this many lines are over: their
+  /// context moved on (or the log is a concatenation of runs).
+  static let staleLineCount = 2000
+  static let maxOpenReports = 16
+
   private func startReport(_ kind: ReportKind, _ body: UnsafeBufferPointer<UInt8>, _ m: PCRE2Match, pre: ParsedPrefix, pos: SourcePosition) {
     let key = pre.callerKey
     if let old = reports.removeValue(forKey: key) { finishReport(old, truncated: false) }
+    if !reports.isEmpty { closeStaleReports(now: pos.line) }
     closeDump(key)
-    if let l = lockLists.removeValue(forKey: key) { sink(.heldLocks(l)) }
+    if let l = lockLists.removeValue(forKey: key) { sink(.heldLocks(l.list)) }
     var report = CrashReport(kind: kind, headline: body.text(from: 0), position: pos, prefix: pre.linePrefix)
     if kind == .hungTask, let c = m["comm"], let p = m["pid"], let s = m["seconds"] {
       let task = TaskRef(comm: body.text(c), pid: Int(body.text(p)) ?? 0)
@@ -213,7 +217,36 @@ public final class EventParser {
       report.hungTask = HungTaskDetails(task: task, seconds: Int(body.text(s)) ?? 0)
     }
     if kind == .lockdep { report.lockdep = LockdepDetails() }
-    reports[key] = ReportState(report: report, max: maxFramesPerReport, sanitizerEnd: rules.sanitizerEnd, callTrace: rules.callTrace)
+    let state = ReportState(report: report, max: maxFramesPerReport, sanitizerEnd: rules.sanitizerEnd, callTrace: rules.callTrace)
+    state.callerKey = key
+    reports[key] = state
+  }
+
+  private func closeStaleReports(now: Int) {
+    let stale = reports.values.filter { now - $0.report.endLine > Self.staleLineCount }
+    var open = reports.values.filter { now - $0.report.endLine <= Self.staleLineCount }
+    for r in stale.sorted(by: { $0.report.position.line < $1.report.position.line }) {
+      reports.removeValue(forKey: r.callerKey)
+      finishReport(r, truncated: r.inTrace)
+    }
+    while open.count >= Self.maxOpenReports {
+      let oldest = open.removeFirst()
+      reports.removeValue(forKey: oldest.callerKey)
+      finishReport(oldest, truncated: oldest.inTrace)
+    }
+  }
+
+  /// A new boot (`Linux version` banner): nothing from the previous run is still open.
+  private func closeAll() {
+    flushPendingFtrace()
+    ftrace = nil
+    for key in lockLists.keys { if let l = lockLists.removeValue(forKey: key) { sink(.heldLocks(l.list)) } }
+    for key in dumps.keys { if let d = dumps.removeValue(forKey: key) { sink(.taskDump(d.dump)) } }
+    for r in reports.values.sorted(by: { $0.report.position.line < $1.report.position.line }) {
+      finishReport(r, truncated: r.inTrace || r.report.frames.isEmpty)
+    }
+    reports.removeAll()
+    inAllLocks.removeAll()
   }
 
   private func finishReport(_ r: ReportState, truncated: Bool) {
@@ -272,6 +305,13 @@ public final class EventParser {
       pendingFtrace = p
       return true
     }
+    if !isDetailed, let name = LineParsers.ftraceEventName(body) {
+      // Count-only: tally by event name (and vhost_lock operation) without building records.
+      f.recordCount += 1
+      ftrace = f
+      countTracepoint(body, name: name)
+      return true
+    }
     if let rec = LineParsers.ftraceLine(body, position: pos) {
       flushPendingFtrace()
       f.recordCount += 1
@@ -283,12 +323,56 @@ public final class EventParser {
     return false
   }
 
+  /// Tracepoint tallies gathered in count-only mode: name → count, and vhost_lock
+  /// "operation lock" → count. Keys are hashed from bytes; a name is decoded once.
+  public private(set) var countedTracepoints: [String: Int] = [:]
+  public private(set) var countedVhostOps: [String: Int] = [:]
+  private var tallyByHash: [UInt64: (name: String, vhost: Bool)] = [:]
+  private var tallyCounts: [UInt64: Int] = [:]
+
+  private func countTracepoint(_ body: UnsafeBufferPointer<UInt8>, name: Range<Int>) {
+    var h = LineParsers.fnv1a(body, name)
+    var words: [Range<Int>] = []
+    if let v = UnsafeBufferPointer(rebasing: body[name.upperBound...]).find("vhost_lock: ") {
+      // Operation and lock name: the first two bare (non key=value) words after the marker.
+      var i = name.upperBound + v + 12
+      while i < body.count, words.count < 2 {
+        i = body.skipSpaces(i)
+        let w = i
+        while i < body.count, body[i] != 0x20 { i += 1 }
+        if i > w, body.find(byte: 0x3D, from: w, to: i) == nil { words.append(w..<i) }
+      }
+    }
+    tallyCounts[h, default: 0] += 1
+    if tallyByHash[h] == nil { tallyByHash[h] = (body.text(name), false) }
+    if !words.isEmpty {
+      h = 0x9E37_79B9_7F4A_7C15
+      for w in words { h = (h &* 31) ^ LineParsers.fnv1a(body, w) }
+      tallyCounts[h, default: 0] += 1
+      if tallyByHash[h] == nil { tallyByHash[h] = (words.map { body.text($0) }.joined(separator: " "), true) }
+    }
+  }
+
+  /// Moves count-only tallies into `countedTracepoints` / `countedVhostOps`.
+  private func publishTallies() {
+    for (h, c) in tallyCounts {
+      guard let e = tallyByHash[h] else { continue }
+      if e.vhost { countedVhostOps[e.name, default: 0] += c } else { countedTracepoints[e.name, default: 0] += c }
+    }
+    tallyCounts.removeAll()
+  }
+
   private func flushPendingFtrace() {
     if let p = pendingFtrace {
       sink(.ftrace(p))
       pendingFtrace = nil
     }
   }
+}
+
+final class LockListState {
+  var list: HeldLockList
+  init(list: HeldLockList) { self.list = list }
 }
 
 struct FtraceState {
@@ -298,13 +382,14 @@ struct FtraceState {
 }
 
 /// An open `task:` dump collecting its stack.
-struct TaskDumpState {
+final class TaskDumpState {
+  init(dump: TaskDump) { self.dump = dump }
   var dump: TaskDump
   var context: StackContext = .task
   var sawTrace = false
 
   /// Returns false when the line does not belong to the dump (which then ends).
-  mutating func consume(_ body: UnsafeBufferPointer<UInt8>, number: Int, max: Int) -> Bool {
+  func consume(_ body: UnsafeBufferPointer<UInt8>, number: Int, max: Int) -> Bool {
     let t = body.skipSpaces(0)
     let rest = UnsafeBufferPointer(rebasing: body[t...])
     if rest.has("Call Trace:") || rest.has("Call trace:") {
@@ -329,7 +414,7 @@ struct TaskDumpState {
 }
 
 /// An open crash report collecting its lines.
-struct ReportState {
+final class ReportState {
   var report: CrashReport
   var inTrace = false
   var context: StackContext = .task
@@ -339,6 +424,7 @@ struct ReportState {
   let callTrace: [[UInt8]]
   var sawStackBacktrace = false
   var sawContextMarker = false
+  var callerKey = ParsedPrefix.noCaller
   var inHeldLocks = false
   var lockdepExpect: LockdepExpect = .none
   var chainIndex = -1
@@ -366,8 +452,27 @@ struct ReportState {
     return nil
   }
 
+  /// Count-only mode: tracks where the report ends without decoding its lines.
+  func delimit(_ body: UnsafeBufferPointer<UInt8>, number: Int) -> Bool {
+    report.endLine = number
+    let t = body.skipSpaces(0)
+    guard t < body.count else { return true }
+    let c = body[t]
+    if c == 0x3C, body.has("</TASK>", at: t) {
+      if report.kind == .hungTask || (report.kind == .lockdep && sawStackBacktrace) { closed = true }
+    } else if c == 0x3D, sanitizerKinds.contains(report.kind), number > report.position.line + 1,
+      body.count - t >= sanitizerEnd.count,
+      memcmp(body.baseAddress! + t, sanitizerEnd, sanitizerEnd.count) == 0
+    {
+      closed = true
+    } else if c == 0x73, report.kind == .lockdep, body.has("stack backtrace:", at: t) {
+      sawStackBacktrace = true
+    }
+    return true
+  }
+
   /// Feeds one line; returns false when the line ends the report (the line is not part of it).
-  mutating func consume(_ body: UnsafeBufferPointer<UInt8>, pre: ParsedPrefix, number: Int, parser: EventParser) -> Bool {
+  func consume(_ body: UnsafeBufferPointer<UInt8>, pre: ParsedPrefix, number: Int, parser: EventParser) -> Bool {
     let t = body.skipSpaces(0)
     let rest = UnsafeBufferPointer(rebasing: body[t...])
     guard let first = rest.first else {
@@ -477,7 +582,7 @@ struct ReportState {
       return true
     }
     if report.kind == .lockdep {
-      if rest.has("is trying to acquire") {
+      if rest.find(" is trying to acquire") != nil {
         lockdepExpect = .acquiring
         if report.lockdep?.task == nil, let sp = rest.find(" is trying") {
           report.lockdep?.task = LineParsers.splitTask(rest, 0, sp, separator: 0x2F)
@@ -502,14 +607,14 @@ struct ReportState {
   }
 
   /// Marks the report complete after the current line (the line stays in the report).
-  private mutating func finishAfter() -> Bool {
+  private func finishAfter() -> Bool {
     closed = true
     return true
   }
 
   var closed = false
 
-  private mutating func registerLine(_ rest: UnsafeBufferPointer<UInt8>) -> Bool {
+  private func registerLine(_ rest: UnsafeBufferPointer<UInt8>) -> Bool {
     guard let f = rest.first, f &- 0x41 < 26, report.registers.count < 64 else { return false }
     return LineParsers.registers(rest, into: &report.registers)
   }

@@ -41,6 +41,10 @@ public enum FrameParser {
       guard let address else { return nil }
       return Frame(function: nil, address: address, isReliable: reliable, context: context, line: line)
     }
+    // `[<addr>] 0xaddr`: the kernel could not name the address.
+    if address != nil, symEnd - symStart > 2, b[symStart] == 0x30, b[symStart + 1] | 0x20 == 0x78 {
+      return Frame(function: nil, address: address, isReliable: reliable, context: context, line: line)
+    }
     // The symbol must start like a C/Rust identifier, not a number or a dot.
     let first = b[symStart]
     guard !(Bytes.isDigit(first)) || address != nil, first != 0x2E else { return nil }

@@ -207,9 +207,9 @@ enum LineParsers {
       guard let (sec, dot) = b.decimal(at: i), dot < b.count, b[dot] == 0x2E,
         let (frac, fe) = b.decimal(at: dot + 1)
       else { return nil }
-      var scale = 1.0
-      for _ in 0..<(fe - dot - 1) { scale *= 10 }
-      timestamp = Double(sec) + Double(frac) / scale
+      var scale = 1
+      for _ in 0..<min(fe - dot - 1, 12) { scale *= 10 }
+      timestamp = Double(sec &* scale &+ frac) / Double(scale)
       i = fe
       guard i < b.count, b[i] == 0x3A else { return nil }
       i += 1
@@ -251,6 +251,38 @@ enum LineParsers {
       rec.vhostLock = vhostLock(UnsafeBufferPointer(rebasing: b[(colon + 2 + v + 12)...]))
     }
     return rec
+  }
+
+  /// The event/caller name range of an ftrace line, with the same shape checks as `ftraceLine`
+  /// but no decoding (count-only mode).
+  static func ftraceEventName(_ b: UnsafeBufferPointer<UInt8>) -> Range<Int>? {
+    var i = b.skipSpaces(0)
+    let ts = i
+    while i < b.count, b[i] != 0x20 { i += 1 }
+    guard i < b.count, i > ts, let dash = b.find(byte: 0x2D, from: ts, to: i), dash > ts else { return nil }
+    var k = i - 1
+    while k > ts, Bytes.isDigit(b[k]) { k -= 1 }
+    guard b[k] == 0x2D, k < i - 1 else { return nil }
+    i = b.skipSpaces(i)
+    guard i < b.count, Bytes.isDigit(b[i]) || b[i] == 0x5B else { return nil }
+    // Timestamp ends with "us" + mark + " : " (latency) or ": " (default format).
+    guard let sep = b.find(": ", from: i) else { return nil }
+    var es = b.skipSpaces(sep + 1)
+    if es < b.count, b[es] == 0x3A { es = b.skipSpaces(es + 1) }
+    guard es < b.count else { return nil }
+    var ee = es
+    while ee < b.count, b[ee] != 0x3A, b[ee] != 0x20 { ee += 1 }
+    return es..<ee
+  }
+
+  /// 64-bit FNV-1a over `b[r]`.
+  static func fnv1a(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> UInt64 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for i in r {
+      h ^= UInt64(b[i])
+      h = h &* 0x100_0000_01b3
+    }
+    return h
   }
 
   /// `vhost_lock: <op> <lock> key=value ...` message body (after `vhost_lock: `). Tokens with `=`

@@ -7,9 +7,35 @@
 /// so the hot path can group lines by context without building strings.
 public struct ParsedPrefix {
   public var bodyStart: Int
-  public var timestamp: Double?
+  /// Timestamp as printed: whole seconds, fraction digits and their scale (10^digits); the
+  /// Double is computed only when asked (a divide per line showed in profiles).
+  var seconds = -1
+  var fraction = 0
+  var fractionScale = 1
   public var callerKey: Int
   public var level: Int?
+
+  init(bodyStart: Int, timestamp: Double?, callerKey: Int, level: Int?) {
+    self.bodyStart = bodyStart
+    self.callerKey = callerKey
+    self.level = level
+    if let timestamp { self.timestamp = timestamp }
+  }
+
+  public var timestamp: Double? {
+    // One correctly rounded division of exact integers: the nearest Double to the printed
+    // decimal, so JSON round-trips compare equal.
+    get { seconds < 0 ? nil : Double(seconds &* fractionScale &+ fraction) / Double(fractionScale) }
+    set {
+      guard let v = newValue else {
+        seconds = -1
+        return
+      }
+      seconds = Int(v)
+      fractionScale = 1_000_000
+      fraction = Int(((v - Double(seconds)) * 1_000_000).rounded())
+    }
+  }
 
   public static let noCaller = Int.min
 
@@ -30,6 +56,62 @@ public struct ParsedPrefix {
 /// after user-space output on the same serial line (`...rsyslogd[   12.037795] audit: ...`).
 public enum PrefixParser {
   public static func parse(_ b: UnsafeBufferPointer<UInt8>) -> ParsedPrefix {
+    if let fast = parseCommon(b) { return fast }
+    return parseGeneral(b)
+  }
+
+  /// The common shapes `[  123.456789] ` and `[  123.456789][  T123] `, without any helper
+  /// calls: this runs once per line.
+  @inline(__always)
+  static func parseCommon(_ b: UnsafeBufferPointer<UInt8>) -> ParsedPrefix? {
+    let n = b.count
+    guard n > 3, let p = b.baseAddress, p[0] == 0x5B else { return nil }
+    var i = 1
+    while i < n, p[i] == 0x20 { i += 1 }
+    var sec = 0
+    let s0 = i
+    while i < n, p[i] &- 0x30 < 10 {
+      sec = sec &* 10 &+ Int(p[i] &- 0x30)
+      i += 1
+    }
+    guard i > s0, i - s0 < 12, i < n, p[i] == 0x2E else { return nil }
+    i += 1
+    var frac = 0
+    var scale = 1
+    let f0 = i
+    while i < n, p[i] &- 0x30 < 10 {
+      frac = frac &* 10 &+ Int(p[i] &- 0x30)
+      scale &*= 10
+      i += 1
+    }
+    guard i > f0, i - f0 <= 9, i < n, p[i] == 0x5D else { return nil }
+    i += 1
+    var r = ParsedPrefix(bodyStart: 0, timestamp: nil, callerKey: ParsedPrefix.noCaller, level: nil)
+    r.seconds = sec
+    r.fraction = frac
+    r.fractionScale = scale
+    if i < n, p[i] == 0x5B {
+      var j = i + 1
+      while j < n, p[j] == 0x20 { j += 1 }
+      guard j < n, p[j] == 0x54 || p[j] == 0x43 else { return nil }
+      let isTask = p[j] == 0x54
+      j += 1
+      var v = 0
+      let v0 = j
+      while j < n, p[j] &- 0x30 < 10 {
+        v = v &* 10 &+ Int(p[j] &- 0x30)
+        j += 1
+      }
+      guard j > v0, j - v0 < 10, j < n, p[j] == 0x5D else { return nil }
+      r.callerKey = isTask ? v : -v - 1
+      i = j + 1
+    }
+    if i < n, p[i] == 0x20 { i += 1 }
+    r.bodyStart = i
+    return r
+  }
+
+  static func parseGeneral(_ b: UnsafeBufferPointer<UInt8>) -> ParsedPrefix {
     var r = ParsedPrefix(bodyStart: 0, timestamp: nil, callerKey: ParsedPrefix.noCaller, level: nil)
     let n = b.count
     var i = 0
@@ -98,9 +180,9 @@ public enum PrefixParser {
     guard let (sec, dot) = b.decimal(at: start), dot < end, b[dot] == 0x2E,
       let (frac, fe) = b.decimal(at: dot + 1), fe == end
     else { return nil }
-    var scale = 1.0
-    for _ in 0..<(fe - dot - 1) { scale *= 10 }
-    return Double(sec) + Double(frac) / scale
+    var scale = 1
+    for _ in 0..<min(fe - dot - 1, 12) { scale *= 10 }
+    return Double(sec &* scale &+ frac) / Double(scale)
   }
 
   static let facilities: [StaticString] = [
