@@ -19,10 +19,26 @@ public struct LockCorrelator: Sendable {
   public init(rules: LockRules) { self.rules = rules }
 
   public func analyze(_ events: [Event]) -> LockAnalysis {
-    var state = CorrelationState(rules: rules)
-    state.collect(events)
-    state.buildLocks()
-    return state.conclude()
+    var acc = LockEvidenceAccumulator(rules: rules)
+    for e in events { acc.add(e) }
+    return acc.finish()
+  }
+}
+
+/// Streaming form of `LockCorrelator.analyze`: feed events as the parser emits them, so a
+/// command never holds the whole event list (trace lines are kept as small operations).
+public struct LockEvidenceAccumulator {
+  var state: CorrelationState
+
+  public init(rules: LockRules) { state = CorrelationState(rules: rules) }
+
+  public mutating func add(_ event: Event) { state.add(event) }
+
+  public func finish() -> LockAnalysis {
+    var s = state
+    s.attachSplats()
+    s.buildLocks()
+    return s.conclude()
   }
 }
 
@@ -117,18 +133,26 @@ struct CorrelationState {
     return t
   }
 
-  mutating func collect(_ events: [Event]) {
-    // Splats first, so held lists printed inside them can be recognised.
-    for case .report(let r) in events where r.kind == .lockdep {
-      if let d = r.lockdep { splats.append((r, d)) }
+  /// Held lists printed inside a lockdep splat (the parser emits them before the splat ends).
+  mutating func attachSplats() {
+    for (pid, t) in tasks {
+      guard let l = t.heldList else { continue }
+      tasks[pid]!.heldListSplat = splats.first { s in
+        s.report.position.file == l.position.file && s.report.position.line <= l.position.line
+          && l.position.line <= s.report.endLine
+          && (s.details.task?.pid ?? s.report.task?.pid) == l.task.pid
+      }?.details
     }
-    for e in events {
-      switch e {
+  }
+
+  mutating func add(_ e: Event) {
+    switch e {
       case .report(let r):
+        if r.kind == .lockdep, let d = r.lockdep { splats.append((r, d)) }
         collectReport(r)
       case .taskDump(let d):
         sources.insert("sysrq")
-        guard let pid = d.info.pid else { continue }
+        guard let pid = d.info.pid else { return }
         var t = task(pid, comm: d.info.comm, rank: 1)
         t.tgid = d.info.tgid ?? t.tgid
         if let s = d.info.state { t.state = s }
@@ -146,11 +170,6 @@ struct CorrelationState {
         heldLists.append(l)
         var t = task(l.task.pid, comm: l.task.comm, rank: 2)
         t.heldList = l
-        t.heldListSplat = splats.first { s in
-          s.report.position.file == l.position.file && s.report.position.line <= l.position.line
-            && l.position.line <= s.report.endLine
-            && (s.details.task?.pid ?? s.report.task?.pid) == l.task.pid
-        }?.details
         tasks[l.task.pid] = t
       case .blocker(let b):
         sources.insert("blocker")
@@ -165,7 +184,6 @@ struct CorrelationState {
           lockdepOff = Evidence(file: m.position.file, line: m.position.line, fact: m.text)
         }
       }
-    }
   }
 
   mutating func collectReport(_ r: CrashReport) {

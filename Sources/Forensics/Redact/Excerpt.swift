@@ -19,30 +19,26 @@ public enum ExcerptPlanner {
   /// Crash reports, held-lock lists, blocker lines, lock evidence and markers (tier 1), blocked
   /// task dumps and vhost_lock trace lines (tier 2), each with `context` lines before it.
   public static func plan(events: [Event], lockEvidence: [Int] = [], context: Int = 3) -> [LineRange] {
-    var ranges: [LineRange] = []
-    func add(_ first: Int, _ last: Int, _ tier: Int, context c: Int = context) {
-      ranges.append(LineRange(first: max(1, first - c), last: max(first, last), tier: tier))
-    }
-    for e in events {
-      switch e {
-      case .report(let r):
-        add(r.position.line, r.endLine, 1)
-      case .heldLocks(let l):
-        add(l.position.line, l.locks.map(\.line).max() ?? l.position.line, 1, context: 0)
-      case .blocker(let b):
-        add(b.position.line, b.position.line, 1)
-      case .marker(let m):
-        add(m.position.line, m.position.line, 1, context: 0)
-      case .taskDump(let d):
-        if d.info.state == "D" { add(d.position.line, d.endLine, 2, context: 0) }
-      case .ftrace(let f):
-        if f.vhostLock != nil || f.message.contains("vhost_lock:") {
-          add(f.position.line, f.position.line, 2, context: 0)
-        }
-      }
-    }
-    for l in lockEvidence { add(l, l, 1, context: 0) }
+    var ranges = events.flatMap { self.ranges(for: $0, context: context) }
+    for l in lockEvidence { ranges.append(LineRange(first: l, last: l, tier: 1)) }
     return merge(ranges)
+  }
+
+  /// The lines one event asks for (streaming use: call per event, then `merge`).
+  public static func ranges(for e: Event, context: Int = 3) -> [LineRange] {
+    func r(_ first: Int, _ last: Int, _ tier: Int, context c: Int = context) -> [LineRange] {
+      [LineRange(first: max(1, first - c), last: max(first, last), tier: tier)]
+    }
+    switch e {
+    case .report(let x): return r(x.position.line, x.endLine, 1)
+    case .heldLocks(let l): return r(l.position.line, l.locks.map(\.line).max() ?? l.position.line, 1, context: 0)
+    case .blocker(let b): return r(b.position.line, b.position.line, 1)
+    case .marker(let m): return r(m.position.line, m.position.line, 1, context: 0)
+    case .taskDump(let d): return d.info.state == "D" ? r(d.position.line, d.endLine, 2, context: 0) : []
+    case .ftrace(let f):
+      return f.vhostLock != nil || f.message.contains("vhost_lock:")
+        ? r(f.position.line, f.position.line, 2, context: 0) : []
+    }
   }
 
   /// Sorts and merges overlapping or adjacent ranges (the merged tier is the more important).

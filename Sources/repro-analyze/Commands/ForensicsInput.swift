@@ -11,6 +11,14 @@ enum ForensicsInput {
     return try EventParser.parse(source: src, rules: rules)
   }
 
+  /// Streams one log's events to `sink` without keeping them (memory stays with the consumer).
+  static func stream(_ source: LogSource, file: String, rulesDirectory dir: String, _ sink: @escaping (Event) -> Void) throws {
+    let rules = try IngestRules.shared(directory: dir)
+    let p = EventParser(rules: rules, file: file, sink: sink)
+    try source.forEachLine { p.consume($0) }
+    p.finish()
+  }
+
   static func lockRules(_ dir: String) throws -> LockRules {
     try LockRules.load(rulesDirectory: dir)
   }

@@ -29,12 +29,17 @@ struct LocksCommand: ParsableCommand {
       let correlator = LockCorrelator(rules: try ForensicsInput.lockRules(dir))
       let groups = each ? files.map { [$0] } : [files]
       var results: [(files: [String], analysis: LockAnalysis)] = []
-      var all: [Event] = []
+      var all: [Event] = []  // kept only for --html
+      let keep = html != nil
       for g in groups {
-        var events: [Event] = []
-        for f in g { events += try ForensicsInput.events(f, rulesDirectory: dir) }
-        results.append((g, correlator.analyze(events)))
-        all += events
+        var acc = LockEvidenceAccumulator(rules: correlator.rules)
+        for f in g {
+          try ForensicsInput.stream(try LogSource.open(f), file: f, rulesDirectory: dir) { e in
+            acc.add(e)
+            if keep { all.append(e) }
+          }
+        }
+        results.append((g, acc.finish()))
       }
       if let html {
         try writeHTMLReport(events: all, logPaths: files, rulesDirectory: dir, to: html, asOneBoot: !each)
