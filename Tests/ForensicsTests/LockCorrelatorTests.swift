@@ -246,3 +246,23 @@ struct LockCorrelatorEventTests {
     #expect(baseSymbol("__mutex_lock.constprop.0") == "__mutex_lock")
   }
 }
+
+@Suite("LockCorrelator on a syzbot log")
+struct LockCorrelatorSyzbotTests {
+  /// syzkaller report 432: the rtnl_mutex holder is the kworker sleeping in
+  /// synchronize_rcu_expedited; the other six lockdep "holders" are waiters (at other sites).
+  @Test func rtnlHolderAmongSevenListers() throws {
+    let a = try lockCorrelator().analyze(try fixtureEvents("logs/locks/syzkaller-432.log"))
+    let waiters = a.blocked.filter { $0.lock?.lockdepClass == "rtnl_mutex" }
+    #expect(waiters.count == 7)
+    for w in waiters {
+      #expect(w.holder?.pid == 9381)
+      #expect(w.holder?.comm == "kworker/u4:5")
+      #expect(w.confidence >= .medium)
+    }
+    let holder = try #require(a.blocked.first { $0.pid == 9381 })
+    #expect(holder.primitive == "rcu")
+    #expect(holder.holds.contains { $0.lockdepClass == "rtnl_mutex" })
+    #expect(a.holders.map(\.holder.pid) == [9381])
+  }
+}

@@ -585,6 +585,9 @@ struct CorrelationState {
     for e in [t.hungEvidence, t.stackEvidence != t.hungEvidence ? t.stackEvidence : nil] {
       if let e { evidence.append(e) }
     }
+    if t.reading == nil && t.blocker == nil {
+      notes.append("no call trace for it in the log (or one in a format not parsed): what it waits for is unknown")
+    }
     var score: [Int: Int] = [:]
     var why: [Int: [Evidence]] = [:]
     func vote(_ pid: Int, _ points: Int, _ ev: Evidence) {

@@ -89,7 +89,7 @@ enum LockText {
           + "\(since); \(waited.count) task\(waited.count == 1 ? "" : "s") blocked on it"
           + (longest.map { " for \($0) s" } ?? "") + ": \(names) [confidence: \(h.confidence.rawValue)]")
       if let s = h.holder.sleepsIn {
-        line("  holder state \(h.holder.state ?? "?"), in \(s)")
+        line("  holder" + (h.holder.state.map { " state \($0)," } ?? "") + " in \(s)")
       }
     }
     if !a.holders.isEmpty { line() }
@@ -106,7 +106,7 @@ enum LockText {
       if let h = b.holder {
         line(
           "  held by " + style.yellow("\(h.comm) (pid \(h.pid))")
-            + " state \(h.state ?? "?")\(h.sleepsIn.map { ", in \($0)" } ?? "")"
+            + (h.state.map { " state \($0)" } ?? "") + (h.sleepsIn.map { ", in \($0)" } ?? "")
             + " [confidence: \(b.confidence.rawValue)]")
       } else if !b.holderCandidates.isEmpty {
         line("  holder not proven [confidence: \(b.confidence.rawValue)]; candidates:")
