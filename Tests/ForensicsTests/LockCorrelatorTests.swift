@@ -266,3 +266,27 @@ struct LockCorrelatorSyzbotTests {
     #expect(a.holders.map(\.holder.pid) == [9381])
   }
 }
+
+@Suite("LockCorrelator: vhost flush deadlock")
+struct LockCorrelatorFlushTests {
+  /// The worker (killed) waits for vq->mutex held by the ioctl task (trace: acquire, no
+  /// release), which waits for a flush only that worker can run: a possible deadlock, reported
+  /// as such — the flush edge is a candidate, so it is not called a proven deadlock.
+  @Test func workerAndFlushFormAPossibleCycle() throws {
+    let a = try lockCorrelator().analyze(try fixtureEvents("logs/locks/syn-vhost-flush-deadlock.log"))
+    let worker = try #require(a.blocked.first { $0.pid == 151 })
+    #expect(worker.lock?.name == "vq->mutex")
+    #expect(worker.holder?.pid == 150)
+    #expect(worker.confidence == .high)  // trace acquire + owner=150 on the wait line + stack
+    #expect(worker.holds.contains { $0.name == "worker->mutex" })
+    let ioctl = try #require(a.blocked.first { $0.pid == 150 })
+    #expect(ioctl.primitive == "completion")
+    #expect(ioctl.holder == nil)
+    #expect(ioctl.holderCandidates.map(\.pid) == [151])
+    let c = try #require(a.cycles.first)
+    #expect(c.kind == "possible")
+    #expect(!c.isDeadlock)
+    #expect(Set(c.tasks.map(\.pid)) == [150, 151])
+    #expect(!a.cycles.contains { $0.kind == "wait_for" })
+  }
+}

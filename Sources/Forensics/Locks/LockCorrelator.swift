@@ -516,6 +516,45 @@ struct CorrelationState {
         }
       }
     }
+    // Possible deadlocks through an unproven edge: t waits for something whose candidate
+    // holder (e.g. the vhost worker that must run a flush) is itself waiting, through proven
+    // edges, for t. The syzbot vhost_worker_killed hang has this shape (docs/locks.md).
+    for pid in blockedPids {
+      guard let r = results[pid], r.holder == nil else { continue }
+      for c in r.holderCandidates {
+        var path: [Int] = [c.pid]
+        var cur = results[c.pid]?.holder?.pid
+        while let x = cur, x != pid, path.count < 16, !path.contains(x) {
+          path.append(x)
+          cur = results[x]?.holder?.pid
+        }
+        guard cur == pid else { continue }
+        let ring = [pid] + path
+        let key = ring.sorted()
+        guard cycleKeys.insert(key).inserted else { continue }
+        let links = ring.enumerated().map { i, p in
+          ChainLink(
+            pid: p, comm: tasks[p]?.comm ?? "?", waitsOn: results[p]?.lock?.display,
+            heldBy: ring[(i + 1) % ring.count])
+        }
+        let ev = ring.flatMap { results[$0]?.evidenceDetail ?? [] } + c.evidence
+        var parts = [
+          "\(links[0].comm) (pid \(pid)) waits for \(links[0].waitsOn ?? "?") that \(c.comm) (pid \(c.pid)) must act on (not proven)"
+        ]
+        for (i, l) in links.enumerated().dropFirst() {
+          let next = links[(i + 1) % links.count]
+          parts.append("\(l.comm) (pid \(l.pid)) waits for \(l.waitsOn ?? "?"), held by \(next.comm) (pid \(next.pid))")
+        }
+        let text = parts.joined(separator: "; ")
+        cycles.append(
+          LockCycle(
+            kind: "possible", tasks: links, locks: links.map { $0.waitsOn ?? "?" }, isDeadlock: false,
+            evidence: Array(Set(ev.map(\.line))).sorted(), evidenceDetail: Array(Set(ev)).sorted(),
+            description:
+              "possible deadlock: \(text). Candidate edge because: \(c.why)"
+          ))
+      }
+    }
     for s in splats where !s.details.chain.isEmpty {
       let ordered = s.details.chain.sorted { $0.index < $1.index }
       var names: [String] = []
