@@ -68,3 +68,24 @@ struct LockCLITests {
     #expect(onlyB.map { $0["title"] as? String } == ["WARNING: possible circular locking dependency detected"])
   }
 }
+
+@Suite("excerpt command input handling")
+struct ExcerptCLIInputTests {
+  @Test func readsStdin() throws {
+    let log = try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("logs/lab/hung.log")))
+    let r = try runCommand(["excerpt", "-"], stdin: log)
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("INFO: task lockhog-waiter2:106 blocked for more than 5 seconds."))
+    #expect(r.stdout.contains("lines omitted"))
+  }
+
+  @Test func shortKeyFileIsRefusedWithAHint() throws {
+    let key = NSTemporaryDirectory() + "ra-key-\(UUID().uuidString)"
+    try Data("short".utf8).write(to: URL(fileURLWithPath: key))
+    defer { try? FileManager.default.removeItem(atPath: key) }
+    let r = try runCommand(["excerpt", "--key", key, TestPaths.fixture("logs/lab/hung.log")])
+    #expect(r.status == 2)
+    #expect(r.stderr.contains(key) && r.stderr.contains("at least 16"))
+    #expect(r.stdout.isEmpty)
+  }
+}

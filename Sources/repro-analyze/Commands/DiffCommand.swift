@@ -9,10 +9,13 @@ struct DiffCommand: ParsableCommand {
     commandName: "diff",
     abstract: "Compare two logs or bundles: reports, stacks, lock graphs, tracepoint counts.",
     discussion: """
-      A bundle directory stands for its newest qemu-serial.panic.*.log, else qemu-serial.log,
-      else crash.log (syzbot's). Reports are matched by title; stacks are compared without
-      offsets and addresses; wait-for edges without pids.
-        repro-analyze diff repro/a9528028ab4ca83e8bac/crash.log repro/a9528028ab4ca83e8bac
+      A bundle directory stands for its newest qemu-serial.panic.*.log, else
+      qemu-serial.log, else crash.log (syzbot's). Reports are matched by
+      title; stacks are compared without offsets and addresses; wait-for
+      edges without pids.
+
+      Example:
+        repro-analyze diff repro/<extid>/crash.log repro/<extid>
       """)
 
   @Argument(help: "First log or bundle directory.") var a: String

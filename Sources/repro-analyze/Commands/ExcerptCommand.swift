@@ -13,11 +13,15 @@ struct ExcerptCommand: ParsableCommand {
     commandName: "excerpt",
     abstract: "Write a redacted, size-capped excerpt of a log that is safe to share.",
     discussion: """
-      Keeps the crash reports, the lock evidence and a little context; replaces addresses, host
-      and user names, e-mails, UUIDs/serials, tokens, kernel pointers and the KASLR offset with
-      consistent pseudonyms (rules/redact.toml). With --key FILE the pseudonyms are the same
-      across excerpts (the file is created with a random key if missing; keep it private).
-        repro-analyze excerpt -o share.txt --key ~/.config/repro-analyze/excerpt.key qemu-serial.log
+      Keeps the crash reports, the lock evidence and a little context.
+      Replaces IP and MAC addresses, host and user names, e-mails,
+      UUIDs/serials, tokens, kernel pointers and the KASLR offset with
+      consistent pseudonyms (rules/redact.toml). With --key FILE the
+      pseudonyms are the same across excerpts; the file is created with a
+      random key if missing (keep it private). A summary goes to stderr.
+
+      Example:
+        repro-analyze excerpt --key ~/.excerpt.key -o share.txt serial.log
       """)
 
   @Argument(help: "Log file, or - for stdin.") var file: String

@@ -9,11 +9,15 @@ struct LocksCommand: ParsableCommand {
     commandName: "locks",
     abstract: "Explain hung tasks: blocked task -> lock -> holder, chains, cycles, evidence.",
     discussion: """
-      Reads hung-task reports, lockdep held-lock lists and circular-dependency reports, blocker
-      lines ("blocked on a mutex likely owned by"), sysrq task dumps and vhost_lock: trace lines.
-      Several LOGs are read as one boot (e.g. a serial log and a separately saved trace);
-      use --each for unrelated logs.
-        repro-analyze locks repro/a9528028ab4ca83e8bac/qemu-serial.panic.*.log
+      Reads hung-task reports, lockdep held-lock lists and circular-dependency
+      reports, blocker lines ("blocked on a mutex likely owned by"), sysrq
+      task dumps and vhost_lock: trace lines. Several LOGs are read as one
+      boot (a serial log and a separately saved trace); use --each for
+      unrelated logs.
+
+      Example:
+        repro-analyze locks repro/<extid>/qemu-serial.log
+        repro-analyze locks --each repro/<extid>/qemu-serial.panic.*.log
       """)
 
   @Argument(help: "Log files, or - for stdin.") var files: [String]
