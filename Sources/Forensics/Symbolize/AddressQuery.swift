@@ -54,6 +54,25 @@ extension Substring {
 }
 
 extension Symbolizer {
+  /// Batch mode: decodes the debug info all `queries` need, in parallel, before answering them
+  /// one by one (answers are memoized, so asking again costs a table lookup).
+  public func prefetch(_ queries: [AddressQuery]) {
+    var addresses: [UInt64] = []
+    addresses.reserveCapacity(queries.count)
+    for q in queries {
+      switch q {
+      case .address(let a): addresses.append(a &- kaslrOffset)
+      case .symbol(nil, let f, let o, let s):
+        if let loc = locate(function: f, offset: o, size: s, module: nil) { addresses.append(loc.address) }
+      case .symbol: break
+      }
+    }
+    kernel.prefetch(addresses)
+  }
+
+  /// Batch mode for link-time vmlinux addresses (see `prefetch(_:)`).
+  public func prefetch(linkAddresses: [UInt64]) { kernel.prefetch(linkAddresses) }
+
   /// Symbolizes one `--addrs` query. Addresses are exact (no return-address adjustment), as
   /// llvm-symbolizer treats them; vmlinux addresses get the KASLR offset removed.
   public func symbolize(_ query: AddressQuery) -> [SymbolizedFrame] {

@@ -1,3 +1,6 @@
+import Foundation
+import Synchronization
+
 /// One symbolizable ELF image (vmlinux or one module): its symbol table, the map from addresses
 /// to compile units, the units decoded so far, and a memo of answered addresses.
 ///
@@ -86,8 +89,49 @@ final class DebugImage {
 
   /// Decodes every compile unit of the image.
   func decodeAllUnits() throws {
-    for offset in try allUnitOffsets() where units[offset] == nil {
-      _ = unit(at: offset)
+    let missing = try allUnitOffsets().filter { units[$0] == nil }
+    decodeInParallel(missing)
+  }
+
+  /// Batch mode: decodes, up front and on all cores, the units that `addresses` fall into and
+  /// that are neither decoded nor in the index. Lookups afterwards are pure table walks.
+  func prefetch(_ addresses: [UInt64]) {
+    var need = Set<UInt64>()
+    for a in addresses {
+      guard let u = unitOffset(containing: a), units[u] == nil, cached?.hasUnit(u) != true else {
+        continue
+      }
+      need.insert(u)
+    }
+    decodeInParallel(need.sorted())
+  }
+
+  /// Each worker owns its own libdw session (libdw handles are not shared across threads);
+  /// worker 0 reuses this image's. Units are dealt round-robin so large and small ones mix.
+  private func decodeInParallel(_ offsets: [UInt64]) {
+    let workers = min(ProcessInfo.processInfo.activeProcessorCount, 4)
+    guard offsets.count >= 16, workers > 1, let first = try? dwarfModule() else {
+      for o in offsets { _ = unit(at: o) }
+      return
+    }
+    // SAFETY: worker 0 is the only user of `first` while the workers run; the other workers
+    // open private modules. The image's own state is touched only after they finish.
+    nonisolated(unsafe) let shared = first
+    let path = self.path
+    let name = self.name
+    let results = Mutex<[(UInt64, UnitIndex)]>([])
+    DispatchQueue.concurrentPerform(iterations: workers) { w in
+      let m: DwarfModule? = w == 0 ? shared : try? DwarfModule(path: path, name: name)
+      guard let m else { return }
+      var local: [(UInt64, UnitIndex)] = []
+      for i in stride(from: w, to: offsets.count, by: workers) {
+        if let u = try? m.decodeUnit(offset: offsets[i]) { local.append((offsets[i], u)) }
+      }
+      results.withLock { $0.append(contentsOf: local) }
+    }
+    for (o, u) in results.withLock({ $0 }) where units[o] == nil {
+      units[o] = u
+      freshlyDecoded.append(o)
     }
   }
 

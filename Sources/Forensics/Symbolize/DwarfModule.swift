@@ -255,6 +255,13 @@ final class DwarfModule {
         function: "dwarf_offdie", message: String(cString: dwarf_errmsg(-1)), path: path)
     }
     var builder = UnitBuilder()
+    switch dwarf_srclang(&cudie) {
+    case Int32(DW_LANG_C89), Int32(DW_LANG_C99), Int32(DW_LANG_C11), Int32(DW_LANG_C),
+      Int32(DW_LANG_Mips_Assembler):
+      builder.hasLinkageNames = false
+    default:
+      break
+    }
     decodeFiles(&cudie, into: &builder)
     decodeLines(&cudie, into: &builder)
     var child = Dwarf_Die()
@@ -281,9 +288,9 @@ final class DwarfModule {
         continue
       }
       if name.pointee != 0x2F, let compDir {
-        b.files.append(b.intern(joining: compDir, name))
+        b.files.append(b.internPath(compDir, name))
       } else {
-        b.files.append(b.intern(name))
+        b.files.append(b.internPath(nil, name))
       }
     }
   }
@@ -381,10 +388,16 @@ final class DwarfModule {
   /// (LLVM's `getSubroutineName(FunctionNameKind::LinkageName)`).
   private func functionName(_ die: inout Dwarf_Die, into b: inout UnitBuilder) -> UInt32 {
     var attr = Dwarf_Attribute()
-    for at in [DW_AT_linkage_name, DW_AT_MIPS_linkage_name, DW_AT_name] {
-      if dwarf_attr_integrate(&die, UInt32(at), &attr) != nil, let s = dwarf_formstring(&attr) {
+    if b.hasLinkageNames {
+      if dwarf_attr_integrate(&die, UInt32(DW_AT_linkage_name), &attr) != nil
+        || dwarf_attr_integrate(&die, UInt32(DW_AT_MIPS_linkage_name), &attr) != nil,
+        let s = dwarf_formstring(&attr)
+      {
         return b.intern(s)
       }
+    }
+    if dwarf_attr_integrate(&die, UInt32(DW_AT_name), &attr) != nil, let s = dwarf_formstring(&attr) {
+      return b.intern(s)
     }
     return UnitIndex.noString
   }
@@ -405,8 +418,11 @@ private struct UnitBuilder {
   var roots: [RootRange] = []
   var files: [UInt32] = []
   var strings: [UInt8] = []
-  /// Last child appended per parent, to link siblings in O(1).
-  var lastChild: [Int32: Int32] = [:]
+  /// Last child appended per node (parallel to `nodes`), to link siblings in O(1).
+  var lastChild: [Int32] = []
+  /// False for C units: they have no linkage names, and looking for one through the abstract
+  /// origin chain of every inlined call is measurable.
+  var hasLinkageNames = true
   /// Interned C strings by pointer: libdw hands out pointers into .debug_str, so equal names
   /// usually share a pointer.
   var byPointer: [UnsafeRawPointer: UInt32] = [:]
@@ -424,34 +440,44 @@ private struct UnitBuilder {
     return offset
   }
 
-  mutating func intern(joining dir: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>) -> UInt32 {
+  /// Appends `dir/name` as one path, joining the way LLVM's `sys::path::append` does: a
+  /// separator between components, never a doubled one (libdw joins a directory ending in `/`
+  /// with another `/`).
+  mutating func internPath(_ dir: UnsafePointer<CChar>?, _ name: UnsafePointer<CChar>) -> UInt32 {
     let offset = UInt32(strings.count)
-    let dn = strlen(dir)
-    dir.withMemoryRebound(to: UInt8.self, capacity: dn) { p in
-      strings.append(contentsOf: UnsafeBufferPointer(start: p, count: dn))
+    if let dir {
+      appendCollapsingSlashes(dir)
+      if strings.count > Int(offset) && strings.last != 0x2F { strings.append(0x2F) }
     }
-    if dn > 0 && strings.last != 0x2F { strings.append(0x2F) }
-    let n = strlen(name)
-    name.withMemoryRebound(to: UInt8.self, capacity: n) { p in
-      strings.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
-    }
+    appendCollapsingSlashes(name)
     strings.append(0)
     return offset
+  }
+
+  private mutating func appendCollapsingSlashes(_ s: UnsafePointer<CChar>) {
+    let n = strlen(s)
+    s.withMemoryRebound(to: UInt8.self, capacity: n) { p in
+      for i in 0..<n {
+        if p[i] == 0x2F && strings.last == 0x2F && i > 0 { continue }
+        strings.append(p[i])
+      }
+    }
   }
 
   mutating func append(_ node: ScopeNode, parent: Int32) -> Int32 {
     let index = Int32(nodes.count)
     nodes.append(node)
+    lastChild.append(-1)
     if parent < 0 {
       for r in ranges[Int(node.rangeStart)..<Int(node.rangeStart + node.rangeCount)] {
         roots.append(RootRange(low: r.low, high: r.high, node: index))
       }
-    } else if let last = lastChild[parent] {
-      nodes[Int(last)].nextSibling = index
+    } else if lastChild[Int(parent)] >= 0 {
+      nodes[Int(lastChild[Int(parent)])].nextSibling = index
     } else {
       nodes[Int(parent)].firstChild = index
     }
-    if parent >= 0 { lastChild[parent] = index }
+    if parent >= 0 { lastChild[Int(parent)] = index }
     return index
   }
 

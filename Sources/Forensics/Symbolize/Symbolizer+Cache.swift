@@ -109,14 +109,20 @@ final class IndexFile {
 
   var unitOffsets: [UInt64] { directory.map(\.unit) }
 
-  func unit(at offset: UInt64) -> UnitIndex? {
+  func hasUnit(_ offset: UInt64) -> Bool { slot(of: offset) != nil }
+
+  private func slot(of offset: UInt64) -> Int? {
     var lo = 0
     var hi = directory.count
     while lo < hi {
       let mid = (lo + hi) / 2
       if directory[mid].unit < offset { lo = mid + 1 } else { hi = mid }
     }
-    guard lo < directory.count, directory[lo].unit == offset else { return nil }
+    return lo < directory.count && directory[lo].unit == offset ? lo : nil
+  }
+
+  func unit(at offset: UInt64) -> UnitIndex? {
+    guard let lo = slot(of: offset) else { return nil }
     var r = Reader(data: data)
     r.position = Int(directory[lo].position)
     guard let rows: [LineRow] = r.array(), let nodes: [ScopeNode] = r.array(),

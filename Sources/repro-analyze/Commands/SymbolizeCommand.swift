@@ -112,14 +112,15 @@ struct SymbolizeCommand: ParsableCommand {
         out.append("\n")
       }
     }
+    var texts: [String] = inputs
     if inputs.isEmpty {
       while let line = readLine(strippingNewline: true) {
         if line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) { continue }
-        answer(line)
+        texts.append(line)
       }
-    } else {
-      for a in inputs { answer(a) }
     }
+    symbolizer.prefetch(texts.compactMap { AddressQuery.parse($0) })
+    for t in texts { answer(t) }
     out.flush()
   }
 
