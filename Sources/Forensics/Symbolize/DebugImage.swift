@@ -171,6 +171,10 @@ final class DebugImage {
     // llvm-symbolizer names the outermost frame from the symbol table (`--use-symbol-table`).
     if let sym = symbols.containing(address) {
       out[out.count - 1].function = symbols.name(of: sym)
+      // ... and, when DWARF knows no file, takes the file of a local symbol's STT_FILE.
+      if out[out.count - 1].file == nil, let file = symbols.fileName(of: sym) {
+        out[out.count - 1].file = file
+      }
     }
     memo[address] = out
     return out

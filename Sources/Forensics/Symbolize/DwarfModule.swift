@@ -127,6 +127,10 @@ final class DwarfModule {
       guard let name = dwfl_module_getsym_info(module, Int32(i), &sym, &addr, &shndx, &elf, &bias)
       else { continue }
       let type = sym.st_info & 0xF
+      if type == UInt8(STT_FILE) {
+        builder.setFile(UnsafeRawPointer(name))
+        continue
+      }
       guard type == UInt8(STT_FUNC) || type == UInt8(STT_OBJECT) || type == UInt8(STT_NOTYPE)
         || type == UInt8(STT_GNU_IFUNC)
       else { continue }
@@ -135,7 +139,8 @@ final class DwarfModule {
       guard name.pointee != 0 else { continue }
       builder.add(
         address: addr, size: sym.st_size, name: UnsafeRawPointer(name),
-        isFunction: type == UInt8(STT_FUNC) || type == UInt8(STT_GNU_IFUNC))
+        isFunction: type == UInt8(STT_FUNC) || type == UInt8(STT_GNU_IFUNC),
+        isLocal: sym.st_info >> 4 == UInt8(STB_LOCAL), order: i)
     }
     return builder.build()
   }

@@ -9,7 +9,7 @@
 /// `dwfl_module_addrinfo` scans every symbol per call; a sorted array with binary search is what
 /// makes a batch of lookups cheap.
 struct SymbolTable: Sendable {
-  /// One symbol. 32 bytes, no padding, so the warm-start index can store the array as is.
+  /// One symbol. 40 bytes, no padding, so the warm-start index can store the array as is.
   struct Entry: Sendable, Equatable {
     var address: UInt64
     var size: UInt64
@@ -19,12 +19,18 @@ struct SymbolTable: Sendable {
     /// the last one.
     var gap: UInt32
     var isFunction: UInt32
+    /// Index in the ELF symbol table (the tie-breaker among aliases).
+    var order: UInt32
+    /// For local symbols: offset in `names` of the preceding `STT_FILE` symbol's name (LLVM
+    /// reports it as the file when DWARF has none), else `UInt32.max`.
+    var fileOffset: UInt32
   }
 
-  /// All symbols sorted by (address, size, name).
+  /// All symbols sorted by (address, size, symbol-table order).
   var entries: [Entry]
   /// Indices into `entries` used for address lookup: one per address, the entry llvm keeps
-  /// (the last after sorting: largest size, then greatest name).
+  /// (the last after a stable sort by address and size: largest size, then the alias that
+  /// comes last in the symbol table).
   var byAddress: [Int32]
   var names: [UInt8]
   /// Open-addressing hash table of entry indices by name (-1 = empty), size a power of two.
@@ -34,25 +40,37 @@ struct SymbolTable: Sendable {
     var entries: [Entry] = []
     var names: [UInt8] = []
 
-    mutating func add(address: UInt64, size: UInt64, name: UnsafeRawPointer, isFunction: Bool) {
+    /// Name offset of the current `STT_FILE` symbol (applies to the local symbols after it).
+    var currentFile = UInt32.max
+
+    mutating func setFile(_ name: UnsafeRawPointer) {
+      let n = strlen(name.assumingMemoryBound(to: CChar.self))
+      currentFile = UInt32(names.count)
+      names.append(contentsOf: UnsafeRawBufferPointer(start: name, count: n))
+      names.append(0)
+    }
+
+    mutating func add(
+      address: UInt64, size: UInt64, name: UnsafeRawPointer, isFunction: Bool, isLocal: Bool,
+      order: Int
+    ) {
       let n = strlen(name.assumingMemoryBound(to: CChar.self))
       let offset = UInt32(names.count)
       names.append(contentsOf: UnsafeRawBufferPointer(start: name, count: n))
       entries.append(
         Entry(
           address: address, size: size, nameOffset: offset, nameLength: UInt32(n), gap: 0,
-          isFunction: isFunction ? 1 : 0))
+          isFunction: isFunction ? 1 : 0, order: UInt32(clamping: order),
+          fileOffset: isLocal ? currentFile : UInt32.max))
     }
 
     func build() -> SymbolTable {
       var entries = entries
       let names = names
-      names.withUnsafeBufferPointer { pool in
-        entries.sort { a, b in
-          if a.address != b.address { return a.address < b.address }
-          if a.size != b.size { return a.size < b.size }
-          return SymbolTable.compareNames(pool, a, b) < 0
-        }
+      entries.sort { a, b in
+        if a.address != b.address { return a.address < b.address }
+        if a.size != b.size { return a.size < b.size }
+        return a.order < b.order
       }
       // kallsyms SIZE: gap to the next distinct address.
       var i = entries.count - 1
@@ -107,6 +125,16 @@ struct SymbolTable: Sendable {
       }
     }
     nameSlots = slots
+  }
+
+  /// The `STT_FILE` name recorded for a local symbol.
+  func fileName(of entry: Entry) -> String? {
+    guard entry.fileOffset != UInt32.max, Int(entry.fileOffset) < names.count else { return nil }
+    return names.withUnsafeBufferPointer { pool in
+      var end = Int(entry.fileOffset)
+      while end < pool.count && pool[end] != 0 { end += 1 }
+      return String(decoding: UnsafeBufferPointer(rebasing: pool[Int(entry.fileOffset)..<end]), as: UTF8.self)
+    }
   }
 
   func name(of entry: Entry) -> String {

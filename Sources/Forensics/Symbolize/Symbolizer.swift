@@ -199,10 +199,15 @@ public final class Symbolizer {
   /// Source root of the vmlinux build (`DW_AT_comp_dir`), stripped from paths in log output.
   public var sourceRoot: String? { kernel.sourceRoot }
 
-  /// Shortens an absolute DWARF path for log output: strips the build root and `./`.
+  /// Shortens an absolute DWARF path for log output: strips the build root of the vmlinux or
+  /// of a loaded module (`DW_AT_comp_dir`) and `./`.
   public func displayPath(_ file: String) -> String {
     var f = file
-    if let root = sourceRoot, f.hasPrefix(root + "/") { f.removeFirst(root.count + 1) }
+    let roots = [kernel.sourceRoot] + modules.keys.sorted().map { modules[$0]?.sourceRoot }
+    for case let root? in roots where f.hasPrefix(root + "/") {
+      f.removeFirst(root.count + 1)
+      break
+    }
     while f.hasPrefix("./") { f.removeFirst(2) }
     return f.replacingOccurrences(of: "/./", with: "/")
   }
