@@ -12,6 +12,9 @@ internal import CDW
 /// its own choosing and applies the DWARF relocations, so symbol values and DWARF addresses of a
 /// module agree with each other (not with the kernel's load address).
 ///
+/// All addresses it returns are file (link-time) addresses, the ones `nm` and llvm-symbolizer
+/// use: libdwfl's load bias (non-zero for PIE executables reported offline) is removed.
+///
 /// Threading: libdw handles are not safe to share; use one `DwarfModule` per thread.
 final class DwarfModule {
   let path: String
@@ -19,7 +22,7 @@ final class DwarfModule {
   private let dwfl: OpaquePointer
   private let module: OpaquePointer
   private var dwarf: OpaquePointer?
-  private var dwarfBias: UInt64 = 0
+  private let dwarfBias: UInt64 = 0
   private var dwarfLoaded = false
 
   /// Opens `path`. Fails with a message naming the file when it is missing, not ELF, or
@@ -96,16 +99,23 @@ final class DwarfModule {
     return String(decoding: out, as: UTF8.self)
   }
 
-  /// The DWARF session, loaded on first use. Nil when the file has no debug info.
+  /// The DWARF session, loaded on first use. Nil when the file has no debug info. DWARF
+  /// addresses are file addresses already, so the bias libdwfl reports is not applied.
   private func loadDwarf() -> OpaquePointer? {
     if !dwarfLoaded {
       dwarfLoaded = true
       var bias: Dwarf_Addr = 0
       dwarf = dwfl_module_getdwarf(module, &bias)
-      dwarfBias = bias
     }
     return dwarf
   }
+
+  /// libdwfl's load bias of the main file: symbol values it returns are file address + bias.
+  private lazy var elfBias: UInt64 = {
+    var bias: GElf_Addr = 0
+    _ = dwfl_module_getelf(module, &bias)
+    return bias
+  }()
 
   var hasDebugInfo: Bool { loadDwarf() != nil }
 
@@ -138,7 +148,7 @@ final class DwarfModule {
       guard shndx != SHN_UNDEF, shndx < UInt32(SHN_LORESERVE) else { continue }
       guard name.pointee != 0 else { continue }
       builder.add(
-        address: addr, size: sym.st_size, name: UnsafeRawPointer(name),
+        address: addr &- elfBias, size: sym.st_size, name: UnsafeRawPointer(name),
         isFunction: type == UInt8(STT_FUNC) || type == UInt8(STT_GNU_IFUNC),
         isLocal: sym.st_info >> 4 == UInt8(STB_LOCAL), order: i)
     }
@@ -151,7 +161,7 @@ final class DwarfModule {
     guard let elf = dwfl_module_getelf(module, &bias) else { return nil }
     var scn: OpaquePointer? = nil
     var shdr = GElf_Shdr()
-    let target = address &- bias
+    let target = address
     while true {
       scn = elf_nextscn(elf, scn)
       guard let s = scn else { return nil }
