@@ -25,6 +25,8 @@ final class DebugImage {
   private let cached: IndexFile?
   private var units: [UInt64: UnitIndex] = [:]
   private var memo: [UInt64: [SymbolizedFrame]] = [:]
+  /// Lookups that missed the memo (each walks the unit tables once).
+  private(set) var lookupCount = 0
   /// Units decoded from DWARF in this run (to extend the index).
   private(set) var freshlyDecoded: [UInt64] = []
 
@@ -72,6 +74,9 @@ final class DebugImage {
     if let u { units[offset] = u }
     return u
   }
+
+  /// True when this image was opened from a warm-start index.
+  var isWarm: Bool { cached != nil }
 
   /// True when there is no index yet or this run decoded units the index lacks.
   var needsPersist: Bool { cached == nil || !freshlyDecoded.isEmpty }
@@ -154,6 +159,7 @@ final class DebugImage {
   /// llvm-symbolizer does; memoized.
   func frames(at address: UInt64) -> [SymbolizedFrame] {
     if let hit = memo[address] { return hit }
+    lookupCount += 1
     var out: [SymbolizedFrame] = []
     if let offset = unitOffset(containing: address), let u = unit(at: offset) {
       let raw = u.lookup(address)

@@ -37,7 +37,11 @@ public final class LogSymbolizer {
     var example: String? = nil
     forEachLine(log) { line, number in
       let start = FrameLine.skipPrefix(line)
-      if facts.banner == nil, let at = FrameLine.find(line, Self.bannerTag, from: start, limit: start + 4) {
+      // Anywhere in the line: boot lines often start with terminal escape sequences.
+      if facts.banner == nil, let at = FrameLine.find(line, Self.bannerTag, from: 0, limit: line.count),
+        at + Self.bannerTag.count < line.count,
+        line[at + Self.bannerTag.count] >= 0x30 && line[at + Self.bannerTag.count] <= 0x39
+      {
         var end = line.count
         while end > at && (line[end - 1] == 0x20 || line[end - 1] == 0x0D) { end -= 1 }
         facts.banner = String(decoding: UnsafeBufferPointer(rebasing: line[at..<end]), as: UTF8.self)

@@ -143,7 +143,13 @@ public final class Symbolizer {
       guard let loc = locate(function: function, offset: offset, size: frame.size, module: frame.module)
       else { return nil }
       if frame.size != nil { noteSizeCheck(loc, frame) }
-      return symbolize(loc, isReturnAddress: isReturnAddress && offset > 0)
+      var chain = symbolize(loc, isReturnAddress: isReturnAddress && offset > 0)
+      // `func+0xSIZE/0xSIZE` (a `?` frame at a function's end) looks up the alignment padding
+      // after the function, which neither DWARF nor the ELF size covers; the kernel named it.
+      if let last = chain.indices.last, chain[last].function == "??" {
+        chain[last].function = function
+      }
+      return chain
     }
     if let address = frame.address, frame.module == nil {
       let a = isReturnAddress ? address &- 1 : address
