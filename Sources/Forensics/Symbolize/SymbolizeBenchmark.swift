@@ -73,9 +73,11 @@ public enum SymbolizeBenchmark {
         if best == nil || m.wallSeconds < best!.wallSeconds { best = m }
       }
       results.append(best!)
-      print(String(format: "  %-34@ %7.3f s wall  %7.3f s cpu  %7.1f MB peak RSS%@", name as NSString,
-        best!.wallSeconds, best!.cpuSeconds, Double(best!.peakRSSBytes) / 1_048_576,
-        (best!.status == 0 ? "" : "  (exit \(best!.status))") as NSString))
+      let b = best!
+      print(
+        "  " + pad(name, 34)
+          + String(format: "%7.3f s wall  %7.3f s cpu  %7.1f MB peak RSS", b.wallSeconds, b.cpuSeconds, Double(b.peakRSSBytes) / 1_048_576)
+          + (b.status == 0 ? "" : "  (exit \(b.status))"))
     }
     let tools = ["/usr/bin/llvm-symbolizer", "/usr/bin/addr2line", "/usr/bin/eu-addr2line"]
     measure("repro-analyze cold (--no-cache)", [me, "symbolize", "--vmlinux", o.vmlinux, "--no-cache", "--addrs"], runs: o.runs, output: dir + "/ours.txt")
@@ -97,7 +99,9 @@ public enum SymbolizeBenchmark {
     if let fastest = baselines.min(by: { $0.wallSeconds < $1.wallSeconds }) {
       print("ratios (fastest baseline \(fastest.name), \(String(format: "%.3f", fastest.wallSeconds)) s, ÷ ours):")
       for r in results where r.name.hasPrefix("repro-analyze") && !r.name.contains("1 address") {
-        print(String(format: "  %-34@ %6.2fx", r.name as NSString, fastest.wallSeconds / r.wallSeconds))
+        print(
+          "  " + pad(r.name, 34)
+            + String(format: "%6.2fx wall  %6.2fx cpu", fastest.wallSeconds / r.wallSeconds, fastest.cpuSeconds / max(r.cpuSeconds, 1e-6)))
       }
     }
     if let ours = try? String(contentsOfFile: dir + "/ours.txt", encoding: .utf8),
@@ -109,6 +113,10 @@ public enum SymbolizeBenchmark {
       print("agreement with llvm-symbolizer: \(same)/\(o.count) addresses identical")
     }
     return results
+  }
+
+  private static func pad(_ s: String, _ n: Int) -> String {
+    s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count)
   }
 
   /// posix_spawn + wait4: wall time, user+system time and peak RSS of one child.
