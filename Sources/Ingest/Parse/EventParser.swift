@@ -552,7 +552,8 @@ final class ReportState {
       }
     case 0x2D:  // -
       if report.kind == .lockdep, let link = LineParsers.chainHeader(rest, line: number) {
-        report.lockdep?.chain.append(link)
+        // Real chains are a handful of links; cap hostile ones (lines stay in the report).
+        if (report.lockdep?.chain.count ?? 0) < 1024 { report.lockdep?.chain.append(link) }
         chainIndex = (report.lockdep?.chain.count ?? 0) - 1
         inTrace = false
         report.endLine = number
