@@ -166,6 +166,11 @@ struct ExcerptTests {
     #expect(!text.contains("ffff888"))
     #expect(result.redactions.count >= 8)
     #expect(try Self.headlines(text) == Self.headlines(original))
+    // … and to the same syzbot titles.
+    let titler = try Titler(rulesDirectory: TestPaths.root + "/rules")
+    let titlesBefore = titler.reports(in: Array(original.utf8)).map(\.title)
+    #expect(!titlesBefore.isEmpty)
+    #expect(titler.reports(in: Array(text.utf8)).map(\.title) == titlesBefore)
     // Same diagnosis after redaction (pseudonymous addresses, same tasks).
     let before = try lockCorrelator().analyze(try fixtureEvents(fixture))
     let rules = try IngestRules.shared(directory: TestPaths.root + "/rules")

@@ -30,7 +30,17 @@ struct DiffCommand: ParsableCommand {
       let pb = try Self.resolve(b)
       let ea = try ForensicsInput.events(pa, rulesDirectory: dir)
       let eb = try ForensicsInput.events(pb, rulesDirectory: dir)
-      let d = RunComparer(lockRules: try ForensicsInput.lockRules(dir)).compare(ea, eb)
+      // Titles from the title engine (per file), the comparer's own fallback otherwise.
+      let lockRules = try ForensicsInput.lockRules(dir)
+      let titled = [
+        pa: try ForensicsInput.titledReports(pa, rulesDirectory: dir),
+        pb: try ForensicsInput.titledReports(pb, rulesDirectory: dir),
+      ]
+      let comparer = RunComparer(lockRules: lockRules) { r in
+        RunComparer.title(of: r, in: titled[r.position.file] ?? [])
+          ?? RunComparer.fallbackTitle(r, rules: lockRules)
+      }
+      let d = comparer.compare(ea, eb)
       if json {
         try ForensicsInput.printJSON(Document(a: pa, b: pb, diff: d))
       } else {

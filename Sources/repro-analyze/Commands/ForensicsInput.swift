@@ -19,6 +19,16 @@ enum ForensicsInput {
     p.finish()
   }
 
+  /// syzbot titles of the reports in a log (whole file read; nil title engine errors are fatal).
+  static func titledReports(_ path: String, rulesDirectory dir: String) throws -> [TitledReport] {
+    guard path != "-" else { return [] }
+    let titler = try Titler(rulesDirectory: dir)
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw ExcerptError("\(path): cannot read")
+    }
+    return titler.reports(in: [UInt8](data))
+  }
+
   static func lockRules(_ dir: String) throws -> LockRules {
     try LockRules.load(rulesDirectory: dir)
   }

@@ -46,7 +46,12 @@ struct LocksCommand: ParsableCommand {
         results.append((g, acc.finish()))
       }
       if let html {
-        try writeHTMLReport(events: all, logPaths: files, rulesDirectory: dir, to: html, asOneBoot: !each)
+        var titled: [String: [TitledReport]] = [:]
+        for f in files { titled[f] = try ForensicsInput.titledReports(f, rulesDirectory: dir) }
+        try writeHTMLReport(
+          events: all, logPaths: files, rulesDirectory: dir, to: html,
+          title: { r in RunComparer.title(of: r, in: titled[r.position.file] ?? []) },
+          asOneBoot: !each)
         Terminal.writeStderr("locks: wrote \(html)\n")
       }
       if json {
