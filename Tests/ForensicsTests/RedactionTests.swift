@@ -165,6 +165,11 @@ struct ExcerptTests {
     #expect(!text.contains("ffffffffc0"))
     #expect(!text.contains("ffff888"))
     #expect(result.redactions.count >= 8)
+    // Idempotent on the whole excerpt: a second pass with the same key changes nothing.
+    let again = Redactor(rules: try redactionRules(), key: Array("excerpt-test-key-1".utf8), keywords: ["project-bluebird"])
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    #expect(lines.map { again.redact($0) } == lines)
+    #expect(again.summary.isEmpty)
     #expect(try Self.headlines(text) == Self.headlines(original))
     // … and to the same syzbot titles.
     let titler = try Titler(rulesDirectory: TestPaths.root + "/rules")

@@ -595,7 +595,7 @@ struct CorrelationState {
         holdings[node] = LockHolding(
           lock: r.lock ?? locks[node].identity(primitive: nil), holder: h, since: since,
           waiters: [pid], confidence: r.confidence,
-          evidence: r.evidenceDetail.filter { $0.fact.contains("acquire") || $0.fact.contains("holder") })
+          evidence: r.holderEvidence)
       }
     }
     var allNotes = notes
@@ -763,12 +763,14 @@ struct CorrelationState {
     if lock == nil, let primitive { lock = LockIdentity(primitive: primitive) }
     var seen = Set<Evidence>()
     let detail = evidence.filter { seen.insert($0).inserted }.sorted()
-    return BlockedTask(
+    var result = BlockedTask(
       pid: t.pid, comm: t.comm, task: summary(t), primitive: primitive,
       waitSite: t.reading?.primitive != nil ? t.reading?.caller?.kernelText : nil, lock: lock,
       holder: holder, holderCandidates: candidates, holds: holds, chain: [], isInCycle: false,
       evidence: Array(Set(detail.map(\.line))).sorted(), evidenceDetail: detail,
       confidence: confidence, notes: notes)
+    if let h = holder { result.holderEvidence = (why[h.pid] ?? []).sorted() }
+    return result
   }
 }
 
