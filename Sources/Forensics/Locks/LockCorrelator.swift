@@ -147,43 +147,43 @@ struct CorrelationState {
 
   mutating func add(_ e: Event) {
     switch e {
-      case .report(let r):
-        if r.kind == .lockdep, let d = r.lockdep { splats.append((r, d)) }
-        collectReport(r)
-      case .taskDump(let d):
-        sources.insert("sysrq")
-        guard let pid = d.info.pid else { return }
-        var t = task(pid, comm: d.info.comm, rank: 1)
-        t.tgid = d.info.tgid ?? t.tgid
-        if let s = d.info.state { t.state = s }
-        let ev = Evidence(
-          file: d.position.file, line: d.position.line,
-          fact: "task dump: \(d.info.comm) state:\(d.info.state ?? "?")")
-        t.stateLine = ev
-        if !d.frames.isEmpty {
-          t.frames = d.frames
-          t.stackEvidence = ev
-        }
-        tasks[pid] = t
-      case .heldLocks(let l):
-        sources.insert("lockdep")
-        heldLists.append(l)
-        var t = task(l.task.pid, comm: l.task.comm, rank: 2)
-        t.heldList = l
-        tasks[l.task.pid] = t
-      case .blocker(let b):
-        sources.insert("blocker")
-        var t = task(b.waiter.pid, comm: b.waiter.comm, rank: 3)
-        t.blocker = b
-        tasks[b.waiter.pid] = t
-        if let o = b.owner { tasks[o.pid] = task(o.pid, comm: o.comm, rank: 3) }
-      case .ftrace(let f):
-        collectTrace(f)
-      case .marker(let m):
-        if m.kind == .lockdepOff, lockdepOff == nil {
-          lockdepOff = Evidence(file: m.position.file, line: m.position.line, fact: m.text)
-        }
+    case .report(let r):
+      if r.kind == .lockdep, let d = r.lockdep { splats.append((r, d)) }
+      collectReport(r)
+    case .taskDump(let d):
+      sources.insert("sysrq")
+      guard let pid = d.info.pid else { return }
+      var t = task(pid, comm: d.info.comm, rank: 1)
+      t.tgid = d.info.tgid ?? t.tgid
+      if let s = d.info.state { t.state = s }
+      let ev = Evidence(
+        file: d.position.file, line: d.position.line,
+        fact: "task dump: \(d.info.comm) state:\(d.info.state ?? "?")")
+      t.stateLine = ev
+      if !d.frames.isEmpty {
+        t.frames = d.frames
+        t.stackEvidence = ev
       }
+      tasks[pid] = t
+    case .heldLocks(let l):
+      sources.insert("lockdep")
+      heldLists.append(l)
+      var t = task(l.task.pid, comm: l.task.comm, rank: 2)
+      t.heldList = l
+      tasks[l.task.pid] = t
+    case .blocker(let b):
+      sources.insert("blocker")
+      var t = task(b.waiter.pid, comm: b.waiter.comm, rank: 3)
+      t.blocker = b
+      tasks[b.waiter.pid] = t
+      if let o = b.owner { tasks[o.pid] = task(o.pid, comm: o.comm, rank: 3) }
+    case .ftrace(let f):
+      collectTrace(f)
+    case .marker(let m):
+      if m.kind == .lockdepOff, lockdepOff == nil {
+        lockdepOff = Evidence(file: m.position.file, line: m.position.line, fact: m.text)
+      }
+    }
   }
 
   mutating func collectReport(_ r: CrashReport) {
@@ -752,10 +752,11 @@ struct CorrelationState {
     // What this task holds (trace acquires without release, lockdep entries it does not wait on).
     var holds: [LockIdentity] = []
     for (i, n) in locks.enumerated() {
-      if n.traceHolder?.pid == t.pid { holds.append(n.identity(primitive: nil)) }
-      else if let la = n.lockdepAddress, w.node != i, t.heldListSplat == nil || true,
-        t.heldList?.locks.contains(where: { $0.address == la }) == true, t.reading != nil
-      {
+      // lockdep entries count as held only when the stack tells waiting from holding.
+      let listed =
+        n.lockdepAddress.map { la in t.heldList?.locks.contains { $0.address == la } ?? false }
+        ?? false
+      if n.traceHolder?.pid == t.pid || (listed && w.node != i && t.reading != nil) {
         holds.append(n.identity(primitive: nil))
       }
     }
