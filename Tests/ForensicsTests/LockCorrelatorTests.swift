@@ -290,3 +290,26 @@ struct LockCorrelatorFlushTests {
     #expect(!a.cycles.contains { $0.kind == "wait_for" })
   }
 }
+
+@Suite("LockCorrelator on symbolized logs")
+struct LockCorrelatorSymbolizedTests {
+  /// Symbolized stacks carry inlined callees (`__schedule_loop`, `__mutex_lock_common`) before
+  /// their containing frames; the diagnosis must be the same as on the raw log.
+  @Test func inlineFramesDoNotChangeTheDiagnosis() throws {
+    let raw = try lockCorrelator().analyze(try fixtureEvents("logs/locks/ld-hung.log"))
+    let sym = try lockCorrelator().analyze(try fixtureEvents("logs/locks/ld-hung.symbolized.log"))
+    let inline = try fixtureEvents("logs/locks/ld-hung.symbolized.log").contains { e in
+      if case .report(let r) = e { return r.frames.contains(where: \.isInline) }
+      return false
+    }
+    #expect(inline)  // the fixture really has inline frames
+    #expect(sym.blocked.map(\.pid) == raw.blocked.map(\.pid))
+    for (a, b) in zip(raw.blocked, sym.blocked) {
+      #expect(a.holder?.pid == b.holder?.pid)
+      #expect(a.lock?.address == b.lock?.address)
+      #expect(a.primitive == b.primitive)
+      #expect(a.waitSite == b.waitSite)
+      #expect(a.confidence == b.confidence)
+    }
+  }
+}

@@ -347,23 +347,27 @@ struct CorrelationState {
   func read(_ frames: [Frame]) -> StackReading? {
     let usable = frames.filter { $0.isReliable && $0.function != nil }
     guard !usable.isEmpty else { return nil }
+    // Symbolized logs print inlined callees before the function they were inlined into
+    // (`__schedule_loop [inline]` before `schedule+0x..`): an inline frame is classified by
+    // that containing frame, and only real frames can be call sites (lockdep's `at:` is one).
+    var container = [String](repeating: "", count: usable.count)
+    var next = ""
+    for i in usable.indices.reversed() {
+      if !usable[i].isInline { next = baseSymbol(usable[i].function!) }
+      container[i] = next
+    }
     var primitive: LockRules.Primitive?
     var caller: Frame?
     var top: [String] = []
-    for f in usable {
-      let name = baseSymbol(f.function!)
+    for (i, f) in usable.enumerated() {
+      let name = container[i]
       if rules.isScheduler(name) { continue }
-      if top.count < 6 { top.append(f.kernelText) }
-      if caller != nil { continue }
       if let p = rules.primitive(for: name) {
-        primitive = p
+        if caller == nil { primitive = p }
         continue
       }
-      if f.isInline && primitive != nil {
-        // Inlined helpers inside the primitive (symbolized logs) are not the call site.
-        continue
-      }
-      caller = f
+      if top.count < 6 { top.append(f.isInline ? f.function! + " [inline]" : f.kernelText) }
+      if caller == nil && !f.isInline { caller = f }
     }
     return StackReading(primitive: primitive, caller: caller, top: top)
   }
