@@ -91,3 +91,33 @@ struct ExcerptCLIInputTests {
     #expect(r.stdout.isEmpty)
   }
 }
+
+@Suite("diff command inputs")
+struct DiffCLIInputTests {
+  /// A bundle directory stands for its serial log; a log against itself is identical (and the
+  /// same path twice must not trip anything).
+  @Test func bundleDirectoryAndSamePathTwice() throws {
+    let dir = NSTemporaryDirectory() + "ra-bundle-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let log = TestPaths.fixture("logs/lab/hung.log")
+    try FileManager.default.copyItem(atPath: log, toPath: dir + "/qemu-serial.log")
+    let r = try runCommand(["diff", log, dir], environment: ["NO_COLOR": "1"])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("qemu-serial.log"))
+    #expect(r.stdout.contains("No differences"))
+    let same = try runCommand(["diff", log, log])
+    #expect(same.status == 0, "\(same.stderr)")
+  }
+
+  @Test(arguments: ["", "\0\0\0\0", "\u{1B}[2J garbage \u{FF}\n"])
+  func hostileInputsDoNotCrash(_ content: String) throws {
+    let path = NSTemporaryDirectory() + "ra-hostile-\(UUID().uuidString).log"
+    try Data(content.utf8).write(to: URL(fileURLWithPath: path))
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    for args in [["locks", path], ["locks", "--json", path], ["excerpt", path], ["diff", path, path]] {
+      let r = try runCommand(args)
+      #expect(r.status == 0, "\(args): \(r.stderr)")
+    }
+  }
+}

@@ -32,10 +32,11 @@ struct DiffCommand: ParsableCommand {
       let eb = try ForensicsInput.events(pb, rulesDirectory: dir)
       // Titles from the title engine (per file), the comparer's own fallback otherwise.
       let lockRules = try ForensicsInput.lockRules(dir)
-      let titled = [
-        pa: try ForensicsInput.titledReports(pa, rulesDirectory: dir),
-        pb: try ForensicsInput.titledReports(pb, rulesDirectory: dir),
-      ]
+      var titledByFile: [String: [TitledReport]] = [:]  // A and B may be the same file
+      for p in [pa, pb] where titledByFile[p] == nil {
+        titledByFile[p] = try ForensicsInput.titledReports(p, rulesDirectory: dir)
+      }
+      let titled = titledByFile
       let comparer = RunComparer(lockRules: lockRules) { r in
         RunComparer.title(of: r, in: titled[r.position.file] ?? [])
           ?? RunComparer.fallbackTitle(r, rules: lockRules)
