@@ -194,12 +194,14 @@ struct ExcerptTests {
     #expect(a != c)
   }
 
-  @Test func capKeepsReportsAndMarksOmissions() throws {
+  @Test(arguments: [2048, 16 * 1024])
+  func capKeepsReportsFirstAndMarksOmissions(_ cap: Int) throws {
     let log = try String(contentsOfFile: TestPaths.fixture("logs/locks/ld-vhost.log"), encoding: .utf8)
-    let (text, result) = try Self.excerpt(log, key: Array("k".utf8), maxBytes: 16 * 1024)
-    #expect(text.utf8.count <= 16 * 1024)
+    let (text, result) = try Self.excerpt(log, key: Array("k".utf8), maxBytes: cap)
+    #expect(text.utf8.count <= cap)
     #expect(result.isCapped)
     #expect(text.contains("lines omitted"))
+    // The crash report (at the end of the log) wins over earlier lock lists and trace lines.
     #expect(text.contains("Kernel panic - not syncing: sysrq triggered crash"))
   }
 
@@ -208,6 +210,8 @@ struct ExcerptTests {
       LineRange(first: 10, last: 20, tier: 1), LineRange(first: 15, last: 30, tier: 2),
       LineRange(first: 31, last: 40, tier: 2), LineRange(first: 41, last: 41, tier: 1),
     ])
+    #expect(ExcerptPlanner.merge([LineRange(first: 1, last: 5, tier: 0), LineRange(first: 3, last: 9, tier: 1)])
+      == [LineRange(first: 1, last: 9, tier: 0)])
     // Overlap merges (the more important tier wins); mere adjacency of different tiers does not,
     // so tier-2 lines can still be dropped under the cap.
     #expect(
