@@ -313,3 +313,17 @@ struct LockCorrelatorSymbolizedTests {
     }
   }
 }
+
+@Suite("LockCorrelator on a trace alone")
+struct LockCorrelatorTraceOnlyTests {
+  /// Without hung-task reports, a pending trace wait counts as blocked only when it is old
+  /// relative to the end of the trace; a wait caught in flight is normal lock traffic.
+  @Test func onlyLongPendingWaitsAreBlocked() throws {
+    let a = try lockCorrelator().analyze(try fixtureEvents("logs/locks/syn-trace-only.log"))
+    #expect(a.blocked.map(\.pid) == [105])
+    let w = a.blocked[0]
+    #expect(w.holder?.pid == 104)
+    #expect(w.confidence == .medium)
+    #expect(w.notes.contains { $0.contains("still waiting 7 s") })
+  }
+}

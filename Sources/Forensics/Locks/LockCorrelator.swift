@@ -119,6 +119,7 @@ struct CorrelationState {
   var lockdepOff: Evidence?
   var pendingTraceOps: [(addr: UInt64, name: String?, op: TraceOp)] = []
   var heldLists: [HeldLockList] = []
+  var lastTraceTimestamp: Double?
 
   init(rules: LockRules) { self.rules = rules }
 
@@ -208,6 +209,7 @@ struct CorrelationState {
   }
 
   mutating func collectTrace(_ f: FtraceRecord) {
+    lastTraceTimestamp = max(lastTraceTimestamp ?? f.timestamp, f.timestamp)
     guard let op = f.vhostLock ?? VhostLockText.parse(f.message) else { return }
     sources.insert("trace")
     let kind: TraceOp.Kind
@@ -462,12 +464,21 @@ struct CorrelationState {
     return s
   }
 
+  /// Hung, named by a blocker line, in D state inside a lock primitive, or — from the trace
+  /// alone — still waiting at least `traceOnlyWaitSeconds` before the trace's last event (a
+  /// shorter pending wait is normal lock traffic caught by the dump).
   func isBlocked(_ t: TaskRecord, waited: Int?) -> Bool {
     if t.hungSeconds != nil || t.blocker != nil { return true }
-    if waited != nil, let n = locks[waited!].pendingWaits[t.pid], n.kind == .wait { return true }
     if t.state == "D", t.reading?.primitive != nil { return true }
+    if let w = waited, let op = locks[w].pendingWaits[t.pid], let end = lastTraceTimestamp,
+      end - op.timestamp >= Self.traceOnlyWaitSeconds
+    {
+      return true
+    }
     return false
   }
+
+  static let traceOnlyWaitSeconds = 1.0
 
   func conclude() -> LockAnalysis {
     // Pass 1: what each task waits for.
@@ -629,7 +640,16 @@ struct CorrelationState {
       if let e { evidence.append(e) }
     }
     if t.reading == nil && t.blocker == nil {
-      notes.append("no call trace for it in the log (or one in a format not parsed): what it waits for is unknown")
+      notes.append(
+        w.node == nil
+          ? "no call trace for it in the log (or one in a format not parsed): what it waits for is unknown"
+          : "no call trace for it in the log: the wait is known from the trace only")
+    }
+    if t.hungSeconds == nil, let i = w.node, let op = locks[i].pendingWaits[t.pid],
+      let end = lastTraceTimestamp
+    {
+      let waited = Int(end - op.timestamp)
+      notes.append("still waiting \(waited) s (trace clock) when the trace ends")
     }
     var score: [Int: Int] = [:]
     var why: [Int: [Evidence]] = [:]
