@@ -152,7 +152,7 @@ public final class EventParser {
       return
     }
     if let d = dumps[key] {
-      if d.consume(body, number: number, max: maxFramesPerReport) { return }
+      if isDetailed ? d.consume(body, number: number, max: maxFramesPerReport) : d.delimit(body, number: number) { return }
       dumps[key] = nil
       sink(.taskDump(d.dump))
     }
@@ -178,7 +178,11 @@ public final class EventParser {
       return true
     }
     if let l = lockLists[key] {
-      if let e = LineParsers.heldLockEntry(body, line: number) {
+      if !isDetailed {
+        // Count-only: entries are recognised by shape, not decoded.
+        let t = body.skipSpaces(0)
+        if t + 1 < body.count, body[t] == 0x23, Bytes.isDigit(body[t + 1]) { return true }
+      } else if let e = LineParsers.heldLockEntry(body, line: number) {
         // Symbolized logs repeat an entry once per inline level: keep the first.
         if !l.list.locks.contains(where: { $0.index == e.index && $0.address == e.address }) {
           if l.list.locks.count < 4096 { l.list.locks.append(e) }
@@ -401,6 +405,21 @@ final class TaskDumpState {
   var dump: TaskDump
   var context: StackContext = .task
   var sawTrace = false
+
+  /// Count-only: a dump goes on while lines look like stack lines.
+  func delimit(_ body: UnsafeBufferPointer<UInt8>, number: Int) -> Bool {
+    let t = body.skipSpaces(0)
+    guard t < body.count else { return false }
+    if body.has("</TASK>", at: t) {
+      dump.endLine = number
+      return false
+    }
+    if t > 0 || body[t] == 0x3C || body.has("Call Trace:", at: t) {
+      dump.endLine = number
+      return true
+    }
+    return false
+  }
 
   /// Returns false when the line does not belong to the dump (which then ends).
   func consume(_ body: UnsafeBufferPointer<UInt8>, number: Int, max: Int) -> Bool {
