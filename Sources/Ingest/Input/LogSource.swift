@@ -23,6 +23,7 @@ public final class LogSource {
     case mapped(MappedFile)
     case stream(ByteReader)
     case xz(XZDecoder)
+    case gzip(GzipDecoder)
   }
 
   /// Display name: the path, or `-` for stdin.
@@ -53,6 +54,10 @@ public final class LogSource {
       return LogSource(
         name: path, backing: .xz(try XZDecoder(input: reader, path: path)), byteCount: Int(st.st_size))
     }
+    if type == S_IFREG && Self.hasGzipMagic(reader) {
+      return LogSource(
+        name: path, backing: .gzip(try GzipDecoder(input: reader, path: path)), byteCount: Int(st.st_size))
+    }
     if type == S_IFREG && st.st_size > 0 {
       let mapped = try MappedFile(fd: reader.fd, byteCount: Int(st.st_size), path: path)
       return LogSource(name: path, backing: .mapped(mapped), byteCount: Int(st.st_size))
@@ -73,8 +78,16 @@ public final class LogSource {
 
   /// True for `.xz` input (checked by magic bytes, not by name).
   public var isCompressed: Bool {
-    if case .xz = backing { return true }
-    return false
+    switch backing {
+    case .xz, .gzip: return true
+    default: return false
+    }
+  }
+
+  private static func hasGzipMagic(_ r: ByteReader) -> Bool {
+    var magic = [UInt8](repeating: 0, count: 2)
+    let n = magic.withUnsafeMutableBufferPointer { pread(r.fd, $0.baseAddress, 2, 0) }
+    return n == 2 && magic == [0x1F, 0x8B]
   }
 
   private static func hasXZMagic(_ r: ByteReader) -> Bool {
@@ -92,13 +105,42 @@ public final class LogSource {
     switch backing {
     case .mapped(let file):
       try file.withBytes { buf in
-        try LineSplitter.split(
-          buf, baseOffset: 0, firstLine: 1, isFinal: true, cap: maxLineByteCount,
-          progress: progress, body)
+        // Walk the mapping in windows and drop consumed pages from our resident set: the page
+        // cache keeps them, but peak RSS stays flat however large the file is.
+        let window = 8 << 20
+        var pos = 0
+        var line = 1
+        var released = 0
+        while pos < buf.count {
+          let end = min(buf.count, pos + window)
+          let isFinal = end == buf.count
+          let view = UnsafeBufferPointer(rebasing: buf[pos..<end])
+          var used = try LineSplitter.split(
+            view, baseOffset: pos, firstLine: line, isFinal: isFinal, cap: maxLineByteCount,
+            progress: nil, body, lineCounter: &line)
+          if used == 0 && !isFinal {
+            // One line longer than the window: emit it (cut at the cap) and skip to its end.
+            let nl = buf.find(byte: 0x0A, from: end) ?? buf.count
+            let len = min(nl - pos, maxLineByteCount)
+            try body(Line(bytes: UnsafeBufferPointer(rebasing: buf[pos..<pos + len]), number: line, offset: pos, isTruncated: nl - pos > maxLineByteCount))
+            line += 1
+            used = min(nl + 1, buf.count) - pos
+          }
+          pos += used
+          progress?(pos)
+          let page = 1 << 12
+          let drop = (pos / page) * page
+          if drop - released >= window, let base = buf.baseAddress {
+            _ = madvise(UnsafeMutableRawPointer(mutating: base + released), drop - released, MADV_DONTNEED)
+            released = drop
+          }
+        }
       }
     case .stream(let reader):
       try streamLines(read: { (p, c) throws(IngestError) in try reader.read(into: p, capacity: c) }, progress: progress, body)
     case .xz(let decoder):
+      try streamLines(read: { (p, c) throws(IngestError) in try decoder.read(into: p, capacity: c) }, progress: progress, body)
+    case .gzip(let decoder):
       try streamLines(read: { (p, c) throws(IngestError) in try decoder.read(into: p, capacity: c) }, progress: progress, body)
     }
   }
@@ -193,7 +235,7 @@ enum LineSplitter {
         end = count
       }
       var len = end - pos
-      if len > 0 && base[pos + len - 1] == 0x0D { len -= 1 }
+      while len > 0 && base[pos + len - 1] == 0x0D { len -= 1 }  // QEMU consoles emit "\r\r\n"
       var truncated = false
       if len > cap {
         len = cap
