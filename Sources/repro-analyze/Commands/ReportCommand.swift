@@ -49,11 +49,21 @@ struct ReportCommand: ParsableCommand {
       let dir = try RulesDirectory.locate(explicit: rules.rules)
       return try Titler(rulesDirectory: dir)
     }
-    if symbols.vmlinux != nil {
-      // The symbolizer hook (Titler.sourceResolver) is not wired to libdw yet: guilty files
-      // come from file:line annotations already present in the log.
-      Terminal.writeStderr(
-        "repro-analyze: note: --vmlinux is not used by 'report' yet; guilty files come from the log\n")
+    // --vmlinux: frames without file:line get one from DWARF, so the guilty file matches what
+    // syzbot computes from its symbolized report.
+    let explicitOffset: UInt64? = runOrFail {
+      try symbols.kaslrOffset.map { s -> UInt64 in
+        let hex = s.hasPrefix("0x") ? String(s.dropFirst(2)) : s
+        guard let v = UInt64(hex, radix: 16) else { throw CLIError("--kaslr-offset '\(s)': not a hex number") }
+        return v
+      }
+    }
+    let symbolizer: Symbolizer? = symbols.vmlinux.map { vmlinux in
+      runOrFail {
+        try Symbolizer(
+          vmlinux: vmlinux, moduleDirectories: symbols.modules, kaslrOffset: explicitOffset,
+          useCache: !symbols.noCache)
+      }
     }
     let style = Style(enabled: Terminal.colorStdout)
     var totalBytes = 0
@@ -61,6 +71,18 @@ struct ReportCommand: ParsableCommand {
     var seconds = 0.0
     for path in logs {
       let bytes = runOrFail { try Self.readAll(path) }
+      var titler = titler
+      if let symbolizer {
+        // Refuses a vmlinux that did not produce this log; finds the KASLR offset.
+        let facts = runOrFail {
+          try bytes.withUnsafeBufferPointer {
+            try LogSymbolizer(symbolizer: symbolizer).prepare($0, explicitOffset: explicitOffset)
+          }
+        }
+        symbolizer.kaslrOffset = explicitOffset ?? facts.kernelOffset ?? facts.inferredOffset ?? 0
+        let box = SourceLookup(symbolizer)
+        titler.sourceResolver = { box.source(of: $0) }
+      }
       let t0 = Self.now()
       let reports = titler.reports(in: bytes)
       seconds += Self.now() - t0
@@ -176,4 +198,19 @@ private func format3(_ v: Double) -> String {
   let frac = abs(Int(scaled)) % 1000
   let f = String(frac)
   return "\(whole)." + String(repeating: "0", count: 3 - f.count) + f
+}
+
+/// Gives the titler a source lookup backed by a `Symbolizer`. The symbolizer is not thread-safe;
+/// `report` titles one log at a time on one thread, which is what makes this box sound.
+private final class SourceLookup: @unchecked Sendable {
+  let symbolizer: Symbolizer
+  init(_ symbolizer: Symbolizer) { self.symbolizer = symbolizer }
+
+  /// `file:line` of the innermost (inlined) location, the first one syzbot's report shows.
+  func source(of frame: Frame) -> String? {
+    guard let chain = symbolizer.symbolize(frame), let hit = chain.first(where: { $0.file != nil }),
+      let file = hit.file
+    else { return nil }
+    return "\(symbolizer.displayPath(file)):\(hit.line)"
+  }
 }
