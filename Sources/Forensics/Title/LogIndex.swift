@@ -30,10 +30,13 @@ struct LogIndex {
   var isQuestionable: [Bool] = []
   /// Index into `rules.oopses` of the first oops whose header the line carries, or -1.
   var oops: [Int16] = []
+  /// The log holds a marker that damages every report in it (VM disconnect); checked once.
+  var hasCorruptingMarker = false
 
   init(_ bytes: UnsafeBufferPointer<UInt8>, rules: TitleRules) {
     self.bytes = bytes
     guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+    hasCorruptingMarker = rules.corruptedLogMarkers.contains { bytes.contains($0) }
     var pos = 0
     let n = bytes.count
     lines.reserveCapacity(n / 64)

@@ -71,6 +71,8 @@ public struct TitleRules: @unchecked Sendable {
   var cpuTracebackMarkers: [[UInt8]]
   var truncateMarkers: [(marker: [UInt8], minLines: Int)]
   var maxPrefixLines: Int
+  var maxReportLineCount: Int
+  var maxReportScanLineCount: Int
   var maxTaskPrefixLines: Int
 
   var frameLines: [PCRE2Pattern]
@@ -274,6 +276,8 @@ private struct Loader {
       lineIgnores: lineIgnores, reportStartIgnores: reportStartIgnores,
       dropLineMarkers: dropLineMarkers, cpuTracebackMarkers: cpuTraceback, truncateMarkers: truncate,
       maxPrefixLines: rep["max_prefix_lines"]?.int ?? 5,
+      maxReportLineCount: rep["max_lines"]?.int ?? 1000,
+      maxReportScanLineCount: rep["max_scan_lines"]?.int ?? 20000,
       maxTaskPrefixLines: rep["max_task_prefix_lines"]?.int ?? 50,
       frameLines: frameLines, stackStarts: stackStarts, corruptedLines: corruptedLines, corruptedFrames: corruptedFrames,
       syscallPrefixes: syscallPrefixes, stackKeywords: stackKeywords,

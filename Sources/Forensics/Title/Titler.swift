@@ -110,7 +110,15 @@ public struct Titler: Sendable {
     var skipText = false
     var cpuTraceback = false
     let hasTaskContext = context != .none && context != .console
-    for i in start..<index.lines.count {
+    // Bounds keep hostile logs linear: a report never needs more than this many lines, and a
+    // task's report is not searched for beyond this many log lines.
+    let scanEnd = min(index.lines.count, start + rules.maxReportScanLineCount)
+    var stoppedAt: Int? = nil
+    for i in start..<scanEnd {
+      if lineIndexes.count >= rules.maxReportLineCount || (secondReport != nil && !hasTaskContext && text.count > titleByteCount + (64 << 10)) {
+        stoppedAt = i
+        break
+      }
       let isOopsLine = i == start
       if !isOopsLine && secondReport == nil && index.oops[i] >= 0 {
         let raw = index.raw(i)
@@ -148,7 +156,7 @@ public struct Titler: Sendable {
     }
     return Extract(
       text: text, titleByteCount: titleByteCount, lineIndexes: lineIndexes,
-      nextReportLine: secondReport ?? index.lines.count, lastLine: lastLine)
+      nextReportLine: secondReport ?? stoppedAt ?? scanEnd, lastLine: lastLine)
   }
 
   // MARK: - Title
@@ -277,7 +285,7 @@ public struct Titler: Sendable {
     if corruption == nil, rules.corruptedTitles.contains(where: { $0.match(in: Array(d.title.utf8)) != nil }) {
       corruption = "title contains console noise"
     }
-    if corruption == nil, rules.corruptedLogMarkers.contains(where: { index.bytes.contains($0) }) {
+    if corruption == nil, index.hasCorruptingMarker {
       corruption = "the VM disconnected while the report was printed"
     }
     if corruption == nil {
