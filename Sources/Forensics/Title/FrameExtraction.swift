@@ -11,15 +11,24 @@ struct ExtractedFrame {
 extension Titler {
   /// Runs a format's stack spec over the report text from the title match on. Returns one
   /// frame per stack group and false when a group had no usable frame.
-  func extractFrames(_ spec: TitleRules.StackSpec, _ text: [UInt8]) -> ([ExtractedFrame], Bool) {
-    let lines = text.split(separator: 0x0A, omittingEmptySubsequences: false).map { Array($0) }
-    let (frames, ok) = extractFrames(spec, parts: spec.parts, lines: lines)
-    if ok || spec.fallbackParts.isEmpty { return (frames, ok) }
-    return extractFrames(spec, parts: spec.fallbackParts, lines: lines)
+  func extractFrames(_ spec: TitleRules.StackSpec, _ text: ArraySlice<UInt8>) -> ([ExtractedFrame], Bool) {
+    text.withUnsafeBufferPointer { buf in
+      // Line views into the text: no per-line copies.
+      var lines: [UnsafeBufferPointer<UInt8>] = []
+      var start = 0
+      for i in 0..<buf.count where buf[i] == 0x0A {
+        lines.append(UnsafeBufferPointer(rebasing: buf[start..<i]))
+        start = i + 1
+      }
+      if start < buf.count { lines.append(UnsafeBufferPointer(rebasing: buf[start...])) }
+      let (frames, ok) = extractFrames(spec, parts: spec.parts, lines: lines)
+      if ok || spec.fallbackParts.isEmpty { return (frames, ok) }
+      return extractFrames(spec, parts: spec.fallbackParts, lines: lines)
+    }
   }
 
   private func extractFrames(
-    _ spec: TitleRules.StackSpec, parts: [TitleRules.StackPart], lines: [[UInt8]]
+    _ spec: TitleRules.StackSpec, parts: [TitleRules.StackPart], lines: [UnsafeBufferPointer<UInt8>]
   ) -> ([ExtractedFrame], Bool) {
     var results: [ExtractedFrame] = []
     var candidates: [String] = []
@@ -27,11 +36,11 @@ extension Titler {
     var traces = 0
     var li = 0
     var pi = 0
-    func collect(_ m: PCRE2Match?, _ line: [UInt8]) {
+    func collect(_ m: PCRE2Match?, _ line: UnsafeBufferPointer<UInt8>) {
       guard let m, m.ranges.count > 1 else { return }
       for r in m.ranges[1...] {
         guard let r, !r.isEmpty else { continue }
-        var name = Array(line[r])
+        var name = Array(UnsafeBufferPointer(rebasing: line[r]))
         // Rust v0 symbols read as paths (`<crate::Type>::method`), like syzbot shows them.
         if name.count > 2, name[0] == UInt8(ascii: "_"), name[1] == UInt8(ascii: "R"),
           let d = RustDemangler.demangle(String(decoding: name, as: UTF8.self))
@@ -67,18 +76,18 @@ extension Titler {
         scan: while li < lines.count {
           let ln = lines[li]
           li += 1
-          if rules.corruptedLines.contains(where: { $0.match(in: ln) != nil }) {
+          if rules.corruptedLines.contains(where: { $0.matches(ln) }) {
             ok = false
             break scan
           }
-          if sawFrame && !candidates.isEmpty, rules.stackStarts.contains(where: { $0.match(in: ln) != nil }) { break scan }
-          if pi + 1 < parts.count, case .pattern(let next) = parts[pi + 1], let m = next.match(in: ln) {
+          if sawFrame && !candidates.isEmpty, rules.stackStarts.contains(where: { $0.matches(ln) }) { break scan }
+          if pi + 1 < parts.count, case .pattern(let next) = parts[pi + 1], let m = next.match(ln) {
             collect(m, ln)
             pi += 1
             break scan
           }
           for re in rules.frameLines {
-            if let m = re.match(in: ln) {
+            if let m = re.match(ln) {
               collect(m, ln)
               sawFrame = true
               break
@@ -89,11 +98,11 @@ extension Titler {
         while li < lines.count {
           let ln = lines[li]
           li += 1
-          if rules.corruptedLines.contains(where: { $0.match(in: ln) != nil }) {
+          if rules.corruptedLines.contains(where: { $0.matches(ln) }) {
             ok = false
             break
           }
-          if let m = re.match(in: ln) {
+          if let m = re.match(ln) {
             collect(m, ln)
             break
           }

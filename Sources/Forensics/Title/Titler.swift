@@ -195,7 +195,7 @@ public struct Titler: Sendable {
       var corruption: String? = nil
       var frames: [ExtractedFrame] = []
       if let spec = f.stack, let start = m[0]?.lowerBound {
-        let (fr, ok) = extractFrames(spec, Array(text[start...]))
+        let (fr, ok) = extractFrames(spec, text[start...])
         frames = fr
         if !ok { corruption = Description.noFrames }
       }
