@@ -200,6 +200,17 @@ struct TitleFormatTests {
     #expect(reports.first?.endLine == 3)
   }
 
+  @Test func backToBackReportsStayBounded() {
+    // 300 one-line hung-task headers of one task: every line is a report; each report's own
+    // text must stay its own line (not the rest of the log).
+    let line = "[    2.0][    T1] INFO: task a:1 blocked for more than 1 seconds.\n"
+    let log = Array(String(repeating: line, count: 300).utf8)
+    let reports = Self.titler.reports(in: log)
+    #expect(reports.count == 300)
+    #expect(reports.allSatisfy { $0.text.utf8.count < 200 && $0.endLine == $0.startLine })
+    #expect(reports.first?.title == "INFO: task hung in corrupted")
+  }
+
   @Test func titlingIsDeterministic() {
     let log = Array(TitleFormatTests.cases[0].log.utf8)
     #expect(Self.titler.reports(in: log) == Self.titler.reports(in: log))

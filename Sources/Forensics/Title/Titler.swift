@@ -92,6 +92,8 @@ public struct Titler: Sendable {
     var text: [UInt8]
     /// Bytes of `text` that belong to this report's title search (before the next report).
     var titleByteCount: Int
+    /// Bytes of `text` up to the report's own last line (before the next report).
+    var ownByteCount: Int
     /// Line index (0-based) in the log of each text line.
     var lineIndexes: [Int]
     var nextReportLine: Int
@@ -105,6 +107,7 @@ public struct Titler: Sendable {
     var lineIndexes: [Int] = []
     var titleByteCount = 0
     var lastLine = start
+    var ownByteCount = 0
     var secondReport: Int? = nil
     var textLines = 0
     var skipText = false
@@ -152,10 +155,13 @@ public struct Titler: Sendable {
       if secondReport == nil || hasTaskContext { titleByteCount = text.count }
       // The report's own span ends where the next report starts, even when the title search
       // (task context) looks further.
-      if secondReport == nil { lastLine = i }
+      if secondReport == nil {
+        lastLine = i
+        ownByteCount = text.count
+      }
     }
     return Extract(
-      text: text, titleByteCount: titleByteCount, lineIndexes: lineIndexes,
+      text: text, titleByteCount: titleByteCount, ownByteCount: ownByteCount, lineIndexes: lineIndexes,
       nextReportLine: secondReport ?? stoppedAt ?? scanEnd, lastLine: lastLine)
   }
 
@@ -301,7 +307,7 @@ public struct Titler: Sendable {
       frame = String(decoding: Array(title.utf8)[r], as: UTF8.self)
     }
     let guilty = guiltyFile(title: title, ex: ex, index: index)
-    let text = String(decoding: ex.text, as: UTF8.self)
+    let text = String(decoding: ex.text[0..<ex.ownByteCount], as: UTF8.self)
     return TitledReport(
       title: title, altTitles: alts.sorted(), type: type, frame: frame,
       isCorrupted: corruption != nil, corruptionReason: corruption, guiltyFile: guilty,
