@@ -73,7 +73,7 @@ final class IndexCache {
 /// A unit blob holds the six arrays of a `UnitIndex`. Arrays are copied out of the mapping on
 /// first use of a unit, so nothing points into the file after that.
 final class IndexFile {
-  static let magic: [UInt8] = [0x52, 0x41, 0x49, 0x44, 0x58, 0, 0, 3]
+  static let magic: [UInt8] = [0x52, 0x41, 0x49, 0x44, 0x58, 0, 0, 4]
 
   let buildID: String
   let sourceRoot: String?

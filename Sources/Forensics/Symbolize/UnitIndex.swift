@@ -21,6 +21,17 @@ struct UnitIndex: Sendable {
   var strings: [UInt8]
 
   static let noString = UInt32.max
+  static let empty = UnitIndex(rows: [], nodes: [], ranges: [], roots: [], files: [], strings: [])
+
+  /// The root (subprogram) covering `address` when its body has not been decoded yet.
+  func unexpandedRoot(containing address: UInt64) -> Int32? {
+    guard let r = rootNode(containing: address), nodes[Int(r)].firstChild == ScopeNode.unexpanded
+    else { return nil }
+    return r
+  }
+
+  /// True when every function body is decoded (nothing left to read from DWARF).
+  var isFullyExpanded: Bool { !nodes.contains { $0.firstChild == ScopeNode.unexpanded } }
 
   /// One resolved frame of an inline chain, still as string-pool offsets.
   struct RawFrame: Equatable {
@@ -146,8 +157,11 @@ struct LineRow: Sendable, Equatable {
   var isEndSequence: Bool { file == Self.endSequenceFile }
 }
 
-/// A subprogram or inlined subroutine. 32 bytes, no padding.
+/// A subprogram or inlined subroutine. 40 bytes, no padding.
 struct ScopeNode: Sendable, Equatable {
+  /// `firstChild` of a subprogram whose body is not decoded yet.
+  static let unexpanded: Int32 = -2
+
   var rangeStart: UInt32
   var rangeCount: UInt32
   var firstChild: Int32
@@ -158,6 +172,8 @@ struct ScopeNode: Sendable, Equatable {
   var callFile: UInt32
   var callLine: UInt32
   var callColumn: UInt32
+  /// Offset of the DIE in .debug_info (to decode the body later).
+  var die: UInt64
 }
 
 struct AddressRange: Sendable, Equatable {
