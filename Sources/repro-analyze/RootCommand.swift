@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
 import ArgumentParser
 
 @main
@@ -18,6 +21,26 @@ struct RootCommand: AsyncParsableCommand {
     ],
     defaultSubcommand: AnalyzeCommand.self
   )
+
+  /// Parses and runs, mapping usage errors to exit status 2 (the tool's documented contract:
+  /// 0 ok, 1 findings matched --fail-on, 2 usage or input error).
+  static func main() async {
+    do {
+      var command = try parseAsRoot()
+      if var asyncCommand = command as? AsyncParsableCommand {
+        try await asyncCommand.run()
+      } else {
+        try command.run()
+      }
+    } catch {
+      let code = exitCode(for: error)
+      if code == .validationFailure {
+        Terminal.writeStderr(fullMessage(for: error) + "\n")
+        Glibc.exit(2)
+      }
+      exit(withError: error)
+    }
+  }
 }
 
 enum ReproAnalyzeVersion {
