@@ -172,6 +172,13 @@ struct SymbolizerKernelTests {
     #expect(s.unresolvedModules == ["nosuchmod"])
   }
 
+  @Test func sharedSymbolizerGivesGuiltyFileLocations() throws {
+    let shared = SharedSymbolizer(try SymbolFixtures.symbolizer())
+    let f = Frame(function: "__schedule", offset: 0x350, size: 0x940)
+    #expect(shared.sourceResolver(f) == "kernel/sched/core.c:6752")
+    #expect(shared.sourceLocation(Frame(function: "no_such_function_x", offset: 1, size: 2)) == nil)
+  }
+
   @Test func bannerIsReadFromTheVmlinux() throws {
     let s = try SymbolFixtures.symbolizer(modules: false)
     #expect(s.banner?.hasPrefix("Linux version 6.12.117 (root@vm)") == true)
