@@ -49,7 +49,9 @@ public final class LogSymbolizer {
       }
       if facts.kernelOffset == nil, let at = FrameLine.find(line, Self.offsetTag, from: start, limit: start + 4) {
         var p = at + Self.offsetTag.count
-        if let v = FrameLine.parseHex(line, &p), p > at + Self.offsetTag.count {
+        // `Kernel Offset: 0x2b000000 from 0x...` or `Kernel Offset: disabled` (whose "d" is a
+        // hex digit, hence the required 0x).
+        if p + 2 < line.count, line[p] == 0x30, line[p + 1] == 0x78, let v = FrameLine.parseHex(line, &p) {
           facts.kernelOffset = v
         } else if FrameLine.find(line, Array("disabled".utf8), from: at, limit: line.count) != nil {
           facts.kernelOffset = 0

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Forensics
 import Foundation
+import Ingest
 
 #if canImport(Glibc)
   import Glibc
@@ -138,7 +139,20 @@ struct SymbolizeCommand: ParsableCommand {
       guard let d = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else {
         fail("'\(path)': cannot read")
       }
-      data = d
+      if d.starts(with: [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00]) {
+        // .xz: decompressed through Ingest's streaming reader (line terminators become \n).
+        var joined = Data()
+        runOrFail {
+          let src = try LogSource.open(path)
+          try src.forEachLine { line in
+            joined.append(contentsOf: line.bytes)
+            joined.append(0x0A)
+          }
+        }
+        data = joined
+      } else {
+        data = d
+      }
     }
     let rewriter = LogSymbolizer(symbolizer: symbolizer)
     rewriter.isForced = forceVmlinux
