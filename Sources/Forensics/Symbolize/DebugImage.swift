@@ -201,7 +201,7 @@ final class DebugImage {
         out.append(
           SymbolizedFrame(
             function: u.string(at: f.name) ?? "??", file: u.string(at: f.file), line: Int(f.line),
-            column: Int(f.column), isInlined: i + 1 < raw.count))
+            column: Int(f.column), isInlined: i + 1 < raw.count, compilationDirectory: u.compDirString))
       }
     }
     if out.isEmpty {

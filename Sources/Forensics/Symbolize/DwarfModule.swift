@@ -327,6 +327,7 @@ final class DwarfModule {
     if dwarf_attr(&cudie, UInt32(DW_AT_comp_dir), &compDirAttr) != nil {
       compDir = dwarf_formstring(&compDirAttr)
     }
+    if let compDir { b.compDir = [b.intern(compDir)] }
     for i in 0..<nfiles {
       guard let name = dwarf_filesrc(files, i, nil, nil) else {
         b.files.append(UnitIndex.noString)
@@ -473,6 +474,7 @@ private struct UnitBuilder {
     roots = u.roots
     files = u.files
     strings = u.strings
+    compDir = u.compDir
     lastChild = [Int32](repeating: -1, count: u.nodes.count)
     rootsAdded = false
   }
@@ -483,6 +485,7 @@ private struct UnitBuilder {
   var roots: [RootRange] = []
   var files: [UInt32] = []
   var strings: [UInt8] = []
+  var compDir: [UInt32] = []
   /// Last child appended per node (parallel to `nodes`), to link siblings in O(1).
   var lastChild: [Int32] = []
   /// False for C units: they have no linkage names, and looking for one through the abstract
@@ -553,6 +556,7 @@ private struct UnitBuilder {
   mutating func finish() -> UnitIndex {
     if rootsAdded { roots.sort { $0.low != $1.low ? $0.low < $1.low : $0.high > $1.high } }
     return UnitIndex(
-      rows: rows, nodes: nodes, ranges: ranges, roots: roots, files: files, strings: strings)
+      rows: rows, nodes: nodes, ranges: ranges, roots: roots, files: files, strings: strings,
+      compDir: compDir)
   }
 }

@@ -14,6 +14,8 @@ public final class LogSymbolizer {
   /// Counts for the summary on stderr.
   public private(set) var framesSymbolized = 0
   public private(set) var framesUnresolved = 0
+  /// Line numbers of the first few unresolved frames (for the summary).
+  public private(set) var unresolvedLines: [Int] = []
   public private(set) var kaslrSource: String?
 
   public init(symbolizer: Symbolizer) {
@@ -108,7 +110,9 @@ public final class LogSymbolizer {
     var out: [UInt8] = []
     out.reserveCapacity(1 << 16)
     var lineStart = 0
+    var number = 0
     while lineStart < log.count {
+      number += 1
       var end = lineStart
       while end < log.count && log[end] != 0x0A { end += 1 }
       let hasNewline = end < log.count
@@ -121,7 +125,10 @@ public final class LogSymbolizer {
         framesSymbolized += 1
         emitFrame(fl, chain: chain, line: line, terminator: terminator, into: &out)
       } else {
-        if let fl = FrameLine.parse(line), !fl.isSymbolized { framesUnresolved += 1 }
+        if let fl = FrameLine.parse(line), !fl.isSymbolized {
+          framesUnresolved += 1
+          if unresolvedLines.count < 5 { unresolvedLines.append(number) }
+        }
         out.append(contentsOf: line)
         out.append(contentsOf: terminator)
       }
@@ -172,8 +179,8 @@ public final class LogSymbolizer {
   }
 
   private func location(_ f: SymbolizedFrame) -> String {
-    guard let file = f.file else { return "??:0" }
-    return symbolizer.displayPath(file) + ":" + String(f.line)
+    guard let file = symbolizer.displayPath(f) else { return "??:0" }
+    return file + ":" + String(f.line)
   }
 
   private func forEachLine(_ log: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>, Int) -> Void) {

@@ -73,7 +73,7 @@ final class IndexCache {
 /// A unit blob holds the six arrays of a `UnitIndex`. Arrays are copied out of the mapping on
 /// first use of a unit, so nothing points into the file after that.
 final class IndexFile {
-  static let magic: [UInt8] = [0x52, 0x41, 0x49, 0x44, 0x58, 0, 0, 4]
+  static let magic: [UInt8] = [0x52, 0x41, 0x49, 0x44, 0x58, 0, 0, 5]
 
   let buildID: String
   let sourceRoot: String?
@@ -127,9 +127,12 @@ final class IndexFile {
     r.position = Int(directory[lo].position)
     guard let rows: [LineRow] = r.array(), let nodes: [ScopeNode] = r.array(),
       let ranges: [AddressRange] = r.array(), let roots: [RootRange] = r.array(),
-      let files: [UInt32] = r.array(), let strings: [UInt8] = r.array()
+      let files: [UInt32] = r.array(), let strings: [UInt8] = r.array(),
+      let compDir: [UInt32] = r.array()
     else { return nil }
-    return UnitIndex(rows: rows, nodes: nodes, ranges: ranges, roots: roots, files: files, strings: strings)
+    return UnitIndex(
+      rows: rows, nodes: nodes, ranges: ranges, roots: roots, files: files, strings: strings,
+      compDir: compDir)
   }
 
   static func serialize(image: DebugImage) -> [UInt8] {
@@ -156,6 +159,7 @@ final class IndexFile {
       w.array(u.roots)
       w.array(u.files)
       w.array(u.strings)
+      w.array(u.compDir)
     }
     var fix = Writer()
     fix.array(slots)

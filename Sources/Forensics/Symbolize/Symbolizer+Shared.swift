@@ -25,8 +25,8 @@ public final class SharedSymbolizer: Sendable {
   /// path relative to the build root: the shape `Titler.sourceResolver` wants for guilty files.
   public func sourceLocation(_ frame: Frame) -> String? {
     state.withLock { s -> String? in
-      guard let f = s.symbolize(frame)?.last, let file = f.file else { return nil }
-      return s.displayPath(file) + ":" + String(f.line)
+      guard let f = s.symbolize(frame)?.last, let file = s.displayPath(f) else { return nil }
+      return file + ":" + String(f.line)
     }
   }
 

@@ -19,9 +19,15 @@ struct UnitIndex: Sendable {
   var files: [UInt32]
   /// NUL-terminated strings (function names, file paths).
   var strings: [UInt8]
+  /// `DW_AT_comp_dir` as an offset in `strings` (zero or one element, an array so the index
+  /// file can store it like the rest).
+  var compDir: [UInt32] = []
+
+  var compDirString: String? { compDir.first.flatMap { string(at: $0) } }
 
   static let noString = UInt32.max
-  static let empty = UnitIndex(rows: [], nodes: [], ranges: [], roots: [], files: [], strings: [])
+  static let empty = UnitIndex(
+    rows: [], nodes: [], ranges: [], roots: [], files: [], strings: [], compDir: [])
 
   /// The root (subprogram) covering `address` when its body has not been decoded yet.
   func unexpandedRoot(containing address: UInt64) -> Int32? {

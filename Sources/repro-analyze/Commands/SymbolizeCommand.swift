@@ -164,7 +164,10 @@ struct SymbolizeCommand: ParsableCommand {
     }
     out.flush()
     var summary = "symbolized \(rewriter.framesSymbolized) frames"
-    if rewriter.framesUnresolved > 0 { summary += ", \(rewriter.framesUnresolved) unresolved" }
+    if rewriter.framesUnresolved > 0 {
+      let at = rewriter.unresolvedLines.map(String.init).joined(separator: ", ")
+      summary += ", \(rewriter.framesUnresolved) unresolved (line \(at)\(rewriter.framesUnresolved > 5 ? ", …" : ""))"
+    }
     if let src = rewriter.kaslrSource {
       summary += "; KASLR offset 0x\(String(symbolizer.kaslrOffset, radix: 16)) (\(src))"
     }
