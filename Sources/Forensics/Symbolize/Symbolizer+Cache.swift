@@ -102,7 +102,9 @@ final class IndexFile {
     else { return nil }
     buildID = expectedBuildID
     sourceRoot = root.isEmpty ? nil : String(decoding: root, as: UTF8.self)
-    symbols = SymbolTable(entries: entries, byAddress: byAddress, names: names, nameSlots: slots)
+    let table = SymbolTable(entries: entries, byAddress: byAddress, names: names, nameSlots: slots)
+    guard table.isConsistent else { return nil }
+    symbols = table
     unitSpans = spans
     directory = dir
   }
@@ -130,9 +132,10 @@ final class IndexFile {
       let files: [UInt32] = r.array(), let strings: [UInt8] = r.array(),
       let compDir: [UInt32] = r.array()
     else { return nil }
-    return UnitIndex(
+    let u = UnitIndex(
       rows: rows, nodes: nodes, ranges: ranges, roots: roots, files: files, strings: strings,
       compDir: compDir)
+    return u.isConsistent ? u : nil
   }
 
   static func serialize(image: DebugImage) -> [UInt8] {
@@ -204,7 +207,7 @@ final class IndexFile {
       let result = [T](unsafeUninitializedCapacity: Int(count)) { buf, initialized in
         data.withUnsafeBytes { raw in
           // SAFETY: T is a trivial fixed-layout type written by `Writer.array`; bounds checked.
-          memcpy(UnsafeMutableRawPointer(buf.baseAddress!), raw.baseAddress! + start, byteCount)
+          _ = memcpy(UnsafeMutableRawPointer(buf.baseAddress!), raw.baseAddress! + start, byteCount)
         }
         initialized = Int(count)
       }

@@ -36,6 +36,27 @@ struct UnitIndex: Sendable {
     return r
   }
 
+  /// Structural checks for tables read back from an index file: every index in range, and
+  /// child/sibling links only pointing forward (so a damaged file cannot crash or loop a lookup).
+  var isConsistent: Bool {
+    let n = Int32(nodes.count)
+    let s = UInt32(strings.count)
+    for (i, node) in nodes.enumerated() {
+      let me = Int32(i)
+      guard Int(node.rangeStart) + Int(node.rangeCount) <= ranges.count,
+        node.firstChild == -1 || node.firstChild == ScopeNode.unexpanded
+          || (node.firstChild > me && node.firstChild < n),
+        node.nextSibling == -1 || (node.nextSibling > me && node.nextSibling < n),
+        node.name == Self.noString || node.name < s
+      else { return false }
+    }
+    guard roots.allSatisfy({ $0.node >= 0 && $0.node < n }),
+      files.allSatisfy({ $0 == Self.noString || $0 < s }),
+      compDir.allSatisfy({ $0 < s })
+    else { return false }
+    return true
+  }
+
   /// True when every function body is decoded (nothing left to read from DWARF).
   var isFullyExpanded: Bool { !nodes.contains { $0.firstChild == ScopeNode.unexpanded } }
 
