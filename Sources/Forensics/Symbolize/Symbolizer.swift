@@ -149,7 +149,9 @@ public final class Symbolizer {
     if let function = frame.function, let offset = frame.offset {
       guard let loc = locate(function: function, offset: offset, size: frame.size, module: frame.module)
       else { return nil }
-      if frame.size != nil { noteSizeCheck(loc, frame) }
+      // Only vmlinux sizes are comparable: a module's kallsyms neighbours at run time are not
+      // its neighbours in the .ko.
+      if frame.size != nil && loc.image == "vmlinux" { noteSizeCheck(loc, frame) }
       var chain = symbolize(loc, isReturnAddress: isReturnAddress && offset > 0)
       // `func+0xSIZE/0xSIZE` (a `?` frame at a function's end) looks up the alignment padding
       // after the function, which neither DWARF nor the ELF size covers; the kernel named it.

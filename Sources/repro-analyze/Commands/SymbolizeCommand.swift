@@ -171,6 +171,10 @@ struct SymbolizeCommand: ParsableCommand {
     if let src = rewriter.kaslrSource {
       summary += "; KASLR offset 0x\(String(symbolizer.kaslrOffset, radix: 16)) (\(src))"
     }
+    if symbolizer.sizeMismatches > 0 {
+      summary += "; warning: \(symbolizer.sizeMismatches) of \(symbolizer.sizeChecks) frames have a size"
+        + " the vmlinux does not have (first: \(symbolizer.firstSizeMismatch ?? "?")) - wrong vmlinux?"
+    }
     let missing = symbolizer.unresolvedModules
     if !missing.isEmpty {
       summary += "; no debug info for module(s) \(missing.joined(separator: ", ")) (pass --modules DIR)"
