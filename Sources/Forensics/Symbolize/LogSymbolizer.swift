@@ -37,6 +37,8 @@ public final class LogSymbolizer {
     var checked = 0
     var mismatched = 0
     var example: String? = nil
+    // Link addresses of the named vmlinux frames, decoded up front on all cores (batch mode).
+    var wanted: [UInt64] = []
     forEachLine(log) { line, number in
       let start = FrameLine.skipPrefix(line)
       // Anywhere in the line: boot lines often start with terminal escape sequences.
@@ -62,8 +64,12 @@ public final class LogSymbolizer {
       guard let fl = FrameLine.parse(line), let function = fl.frame.function,
         let offset = fl.frame.offset, fl.frame.module == nil
       else { return }
+      let loc = symbolizer.locate(function: function, offset: offset, size: fl.frame.size, module: nil)
+      if let loc, wanted.count < 100_000 {
+        wanted.append(fl.isReturnAddress && offset > 0 ? loc.address - 1 : loc.address)
+      }
       if fl.frame.size != nil && checked < 200 {
-        if let loc = symbolizer.locate(function: function, offset: offset, size: fl.frame.size, module: nil) {
+        if let loc {
           checked += 1
           if !loc.sizeMatched {
             mismatched += 1
@@ -71,9 +77,7 @@ public final class LogSymbolizer {
           }
         }
       }
-      if facts.inferredOffset == nil, let raw = fl.frame.address,
-        let loc = symbolizer.locate(function: function, offset: offset, size: fl.frame.size, module: nil)
-      {
+      if facts.inferredOffset == nil, let raw = fl.frame.address, let loc {
         facts.inferredOffset = raw &- loc.address
       }
     }
@@ -89,6 +93,7 @@ public final class LogSymbolizer {
           example: example ?? "?")
       }
     }
+    symbolizer.prefetch(linkAddresses: wanted)
     if let explicitOffset {
       symbolizer.kaslrOffset = explicitOffset
       kaslrSource = "--kaslr-offset"
