@@ -135,7 +135,7 @@ struct SymbolLogTests {
     do {
       _ = try Self.rewrite(TestPaths.shared("lab/logs/hung.log"), symbolizer: s)
     } catch let e as SymbolizeError {
-      guard case .bannerMismatch(_, let logBanner, _, _) = e else {
+      guard case .bannerMismatch(_, _, let logBanner, _, _) = e else {
         Issue.record("expected a banner mismatch, got \(e)")
         return
       }

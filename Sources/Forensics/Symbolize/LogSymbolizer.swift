@@ -10,6 +10,8 @@ public final class LogSymbolizer {
   public let symbolizer: Symbolizer
   /// Skip the wrong-vmlinux checks.
   public var isForced = false
+  /// The log's name for messages (path or `-`).
+  public var logName = "the log"
 
   /// Counts for the summary on stderr.
   public private(set) var framesSymbolized = 0
@@ -84,12 +86,12 @@ public final class LogSymbolizer {
     if !isForced {
       if let logBanner = facts.banner, let mine = symbolizer.banner, logBanner != mine {
         throw SymbolizeError.bannerMismatch(
-          vmlinux: symbolizer.vmlinuxPath, logBanner: logBanner, vmlinuxBanner: mine,
+          vmlinux: symbolizer.vmlinuxPath, log: logName, logBanner: logBanner, vmlinuxBanner: mine,
           logLine: facts.bannerLine)
       }
       if checked >= 3 && mismatched * 2 > checked {
         throw SymbolizeError.sizeMismatch(
-          vmlinux: symbolizer.vmlinuxPath, mismatched: mismatched, checked: checked,
+          vmlinux: symbolizer.vmlinuxPath, log: logName, mismatched: mismatched, checked: checked,
           example: example ?? "?")
       }
     }

@@ -13,11 +13,11 @@ struct SymbolizeCommand: ParsableCommand {
     commandName: "symbolize",
     abstract: "Add file:line and inlined frames to a log's stack traces, or resolve addresses.",
     discussion: """
-      Log mode rewrites every call-trace frame, RIP: line, lockdep "at:" site and ftrace
-      "=>" entry; other lines pass through unchanged:
-        repro-analyze symbolize --vmlinux vmlinux --modules mods/ qemu-serial.log
-      Address mode prints llvm-symbolizer's format (or JSON Lines with --json):
-        repro-analyze symbolize --vmlinux vmlinux --addrs ffffffff8159ad40 schedule+0x3e lockhog:lockhog_lock+0x64
+      Log mode annotates call-trace frames, RIP: lines, lockdep "at:" sites and
+      ftrace "=>" entries; other lines pass through unchanged:
+        repro-analyze symbolize --vmlinux vmlinux --modules mods/ serial.log
+      Address mode prints llvm-symbolizer's format (JSON Lines with --json):
+        repro-analyze symbolize --vmlinux vmlinux --addrs schedule+0x3e
       """)
 
   @OptionGroup var symbols: SymbolOptions
@@ -46,10 +46,10 @@ struct SymbolizeCommand: ParsableCommand {
   }
 
   func run() throws {
-    let kaslr: UInt64? = try symbols.kaslrOffset.map { text in
+    let kaslr: UInt64? = symbols.kaslrOffset.map { text in
       var t = Substring(text)
       if t.hasPrefix("0x") || t.hasPrefix("0X") { t = t.dropFirst(2) }
-      guard let v = UInt64(t, radix: 16) else { throw SymbolizeError.badKASLROffset(text: text) }
+      guard let v = UInt64(t, radix: 16) else { fail(SymbolizeError.badKASLROffset(text: text)) }
       return v
     }
     let symbolizer = runOrFail {
@@ -156,6 +156,7 @@ struct SymbolizeCommand: ParsableCommand {
     }
     let rewriter = LogSymbolizer(symbolizer: symbolizer)
     rewriter.isForced = forceVmlinux
+    rewriter.logName = path
     let out = OutputBuffer()
     data.withUnsafeBytes { raw in
       let log = raw.bindMemory(to: UInt8.self)
