@@ -38,6 +38,6 @@ symbolize-agreement: release vmlinux
 	python3 scripts/symbolize-agreement.py --binary $(BIN) --vmlinux $(VMLINUX_612) --count 10000
 
 bench-symbolize: release vmlinux
-	$(BIN) bench-symbolize --vmlinux $(VMLINUX_612) --count 10000
+	$(BIN) bench symbolize --vmlinux $(VMLINUX_612) --count 10000
 
 .PHONY: symbolize-agreement bench-symbolize
