@@ -24,6 +24,7 @@ public final class EventParser {
   /// that work on report text, such as the title engine.
   public var onReportText: ((CrashReport, [UInt8]) -> Void)?
   private let sink: (Event) -> Void
+  private let scratch = PCRE2Scratch()
 
   // Open state, keyed by caller id (ParsedPrefix.noCaller when the log has none).
   private let reports = SmallMap<ReportState>()
@@ -71,7 +72,7 @@ public final class EventParser {
     }
 
     // 1. Header rules (prefilter by first byte, then PCRE2).
-    if let first = body.first, first != 0x20, let hit = rules.matchHeader(body) {
+    if let first = body.first, first != 0x20, let hit = rules.matchHeader(body, scratch: scratch) {
       let rule = rules.rules[hit.rule]
       let pos = SourcePosition(file: file, line: number, offset: offset)
       switch rule.action {
