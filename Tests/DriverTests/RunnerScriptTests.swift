@@ -30,7 +30,15 @@ struct RunnerScriptTests {
 
   func runScript(_ b: (dir: String, bin: String), _ env: [String: String] = [:], withQEMU: Bool = true) throws -> (CommandResult, [String]) {
     var e = env
-    e["PATH"] = (withQEMU ? b.bin + ":" : "") + "/usr/bin:/bin"
+    if withQEMU {
+      e["PATH"] = b.bin + ":/usr/bin:/bin"
+    } else {
+      // Only the tools the script needs, so a real QEMU on the machine cannot be found.
+      let tools = b.dir + "/tools"
+      try? FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
+      try? FileManager.default.createSymbolicLink(atPath: tools + "/dirname", withDestinationPath: "/usr/bin/dirname")
+      e["PATH"] = tools
+    }
     let r = try runCommand([b.dir + "/run_qemu.sh"], executable: "/bin/bash", environment: e)
     let args = readText(b.bin + "/args").split(separator: "\n").map(String.init)
     return (r, args)
