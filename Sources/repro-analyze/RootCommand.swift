@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
 import ArgumentParser
 
 @main
@@ -14,9 +17,30 @@ struct RootCommand: AsyncParsableCommand {
       AnalyzeCommand.self, ReportCommand.self, SymbolizeCommand.self, LocksCommand.self,
       DiffCommand.self, ExcerptCommand.self, PrepareCommand.self, RunCommand.self,
       WatchCommand.self, BuildKernelCommand.self, BenchCommand.self,
+      BenchSymbolizeCommand.self,
     ],
     defaultSubcommand: AnalyzeCommand.self
   )
+
+  /// Parses and runs, mapping usage errors to exit status 2 (the tool's documented contract:
+  /// 0 ok, 1 findings matched --fail-on, 2 usage or input error).
+  static func main() async {
+    do {
+      var command = try parseAsRoot()
+      if var asyncCommand = command as? AsyncParsableCommand {
+        try await asyncCommand.run()
+      } else {
+        try command.run()
+      }
+    } catch {
+      let code = exitCode(for: error)
+      if code == .validationFailure {
+        Terminal.writeStderr(fullMessage(for: error) + "\n")
+        Glibc.exit(2)
+      }
+      exit(withError: error)
+    }
+  }
 }
 
 enum ReproAnalyzeVersion {

@@ -92,9 +92,36 @@ public final class LogSource {
     switch backing {
     case .mapped(let file):
       try file.withBytes { buf in
-        try LineSplitter.split(
-          buf, baseOffset: 0, firstLine: 1, isFinal: true, cap: maxLineByteCount,
-          progress: progress, body)
+        // Walk the mapping in windows and drop consumed pages from our resident set: the page
+        // cache keeps them, but peak RSS stays flat however large the file is.
+        let window = 8 << 20
+        var pos = 0
+        var line = 1
+        var released = 0
+        while pos < buf.count {
+          let end = min(buf.count, pos + window)
+          let isFinal = end == buf.count
+          let view = UnsafeBufferPointer(rebasing: buf[pos..<end])
+          var used = try LineSplitter.split(
+            view, baseOffset: pos, firstLine: line, isFinal: isFinal, cap: maxLineByteCount,
+            progress: nil, body, lineCounter: &line)
+          if used == 0 && !isFinal {
+            // One line longer than the window: emit it (cut at the cap) and skip to its end.
+            let nl = buf.find(byte: 0x0A, from: end) ?? buf.count
+            let len = min(nl - pos, maxLineByteCount)
+            try body(Line(bytes: UnsafeBufferPointer(rebasing: buf[pos..<pos + len]), number: line, offset: pos, isTruncated: nl - pos > maxLineByteCount))
+            line += 1
+            used = min(nl + 1, buf.count) - pos
+          }
+          pos += used
+          progress?(pos)
+          let page = 1 << 12
+          let drop = (pos / page) * page
+          if drop - released >= window, let base = buf.baseAddress {
+            _ = madvise(UnsafeMutableRawPointer(mutating: base + released), drop - released, MADV_DONTNEED)
+            released = drop
+          }
+        }
       }
     case .stream(let reader):
       try streamLines(read: { (p, c) throws(IngestError) in try reader.read(into: p, capacity: c) }, progress: progress, body)
@@ -193,7 +220,7 @@ enum LineSplitter {
         end = count
       }
       var len = end - pos
-      if len > 0 && base[pos + len - 1] == 0x0D { len -= 1 }
+      while len > 0 && base[pos + len - 1] == 0x0D { len -= 1 }  // QEMU consoles emit "\r\r\n"
       var truncated = false
       if len > cap {
         len = cap

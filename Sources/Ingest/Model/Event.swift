@@ -38,8 +38,10 @@ public enum EventKind: String, Sendable, Hashable, Codable, CaseIterable {
 }
 
 extension Event: Codable {
+  // Camel-case keys: encoders/decoders with the snake_case strategy map them to
+  // `task_dump` / `held_locks`, matching EventKind's raw values.
   private enum CodingKeys: String, CodingKey {
-    case kind, report, taskDump = "task_dump", heldLocks = "held_locks", blocker, ftrace, marker
+    case kind, report, taskDump, heldLocks, blocker, ftrace, marker
   }
 
   public init(from decoder: any Decoder) throws {
@@ -131,7 +133,9 @@ public struct CrashReport: Sendable, Hashable, Codable {
   public var hungTask: HungTaskDetails?
   /// Lockdep splat details when `kind == .lockdep`.
   public var lockdep: LockdepDetails?
-  /// True when the report did not reach an end marker before the log ended.
+  /// Frames beyond the per-report cap (hostile or runaway traces), counted but not kept.
+  public var omittedFrameCount: Int?
+  /// True when the log ended inside the report's stack (or before any frame was printed).
   public var isTruncated: Bool
   /// The end marker line (`---[ end trace ... ]---`), when present.
   public var endMarker: String?
@@ -294,6 +298,8 @@ public struct FtraceRecord: Sendable, Hashable, Codable {
   public var message: String
   /// Parsed `vhost_lock:` message, when it is one.
   public var vhostLock: VhostLockOp?
+  /// ` => func` lines following a `<stack trace>` record (ftrace `stacktrace` option).
+  public var stack: [String]?
   public var position: SourcePosition
   public init(
     comm: String, pid: Int, cpu: Int, flags: String?, timestamp: Double, event: String,

@@ -1,15 +1,143 @@
 import ArgumentParser
+import Forensics
+import Foundation
 import Ingest
 
 struct AnalyzeCommand: ParsableCommand {
-  static let configuration = CommandConfiguration(commandName: "analyze", abstract: "Analyze logs.")
-  @Argument(help: "Log files, or - for stdin.") var files: [String] = []
+  static let configuration = CommandConfiguration(
+    commandName: "analyze",
+    abstract: "Parse serial logs and ftrace dumps into crash reports, hung tasks, locks and traces.",
+    discussion: """
+      Example:
+        repro-analyze analyze qemu-serial.panic.20261125-1201.log
+        repro-analyze qemu-serial.log --jsonl | jq 'select(.kind=="report")'
+      Exit status: 0 when the logs were read (findings or not), 1 when a finding matched
+      --fail-on, 2 on usage or input errors.
+      """
+  )
+
+  @Argument(help: "Log files (.xz is read transparently), directories (searched recursively), or - for stdin.")
+  var files: [String] = []
+
+  @OptionGroup var output: OutputOptions
+  @OptionGroup var rulesOptions: RulesOptions
+  @OptionGroup var symbols: SymbolOptions
+
+  @Option(name: .long, help: "Also write a self-contained HTML report (summary, stacks, lock graph, timeline, excerpt).")
+  var html: String?
+
+  @Option(name: .customLong("fail-on"), help: "Exit 1 when a report of this kind is found (any, hung_task, kasan, warning, …); repeatable.")
+  var failOn: [String] = []
+
+  @Option(name: .customLong("max-frames"), help: "Frames shown per stack in the text summary.")
+  var maxFrames = 10
+
+  /// Adds file:line and inline frames to the kept reports; refuses a vmlinux whose banner differs
+  /// from the log's `Linux version` line.
+  func symbolizeSummary(_ summary: inout LogSummary, vmlinux: String) throws {
+    let explicit = try symbols.kaslrOffset.map { s -> UInt64 in
+      let hex = s.hasPrefix("0x") ? String(s.dropFirst(2)) : s
+      guard let v = UInt64(hex, radix: 16) else { throw CLIError("--kaslr-offset '\(s)': not a hex number") }
+      return v
+    }
+    let sym = try Symbolizer(vmlinux: vmlinux, moduleDirectories: symbols.modules, kaslrOffset: explicit, useCache: !symbols.noCache)
+    if let banner = sym.banner {
+      for f in summary.files {
+        if let release = f.linuxVersion, !banner.hasPrefix("Linux version \(release) ") {
+          throw CLIError(
+            "\(f.path): the log's kernel is \(release) but \(vmlinux) is '\(banner.prefix(80))'\n  hint: pass the vmlinux of the kernel that produced this log (its build id must match)")
+        }
+      }
+    }
+    let offsets = Dictionary(summary.files.map { ($0.path, $0.kernelOffset) }, uniquingKeysWith: { a, _ in a })
+    _ = summary.symbolize(with: sym) { file in
+      if let explicit { return explicit }
+      guard let v = offsets[file] ?? nil else { return nil }
+      return v == "disabled" ? 0 : UInt64(v.dropFirst(2), radix: 16)
+    }
+  }
+
+  func validate() throws {
+    if files.isEmpty { throw ValidationError("give at least one log file, directory, or - for stdin") }
+    let kinds = Set(ReportKind.allCases.map(\.rawValue)).union(["any"])
+    for k in failOn where !kinds.contains(k) {
+      throw ValidationError("--fail-on '\(k)': not a report kind; use one of \(kinds.sorted().joined(separator: ", "))")
+    }
+  }
+
   func run() throws {
-    for f in files {
-      var lines = 0
-      let src = try LogSource.open(f)
-      try src.forEachLine { _ in lines += 1 }
-      print("\(f): \(lines) lines")
+    let rulesDir = runOrFail { try RulesDirectory.locate(explicit: rulesOptions.rules) }
+    let rules = runOrFail { try IngestRules.shared(directory: rulesDir) }
+    let titler = runOrFail { try Titler(rulesDirectory: rulesDir) }
+    let inputs = runOrFail { try InputList.expand(files) }
+    var summary = LogSummary()
+    // Everything the HTML report needs (only collected with --html).
+    var allEvents: [Event] = []
+    var titlesByPosition: [SourcePosition: String] = [:]
+    let wantsHTML = html != nil
+    let out = StdoutWriter()
+    var json = JSONBuffer()
+    for path in inputs {
+      let source = runOrFail { try LogSource.open(path) }
+      summary.beginFile(path)
+      let total = source.byteCount ?? 0
+      let bar = ProgressBar(total: total, label: path, enabled: Terminal.stderrIsTTY && total > 64 << 20 && !source.isCompressed)
+      let streaming = output.jsonl
+      var parserRef: EventParser?
+      var pendingTitle: TitledReport?
+      let parser = EventParser(rules: rules, file: path) { event in
+        summary.add(event, title: pendingTitle)
+        if wantsHTML { allEvents.append(event) }
+        pendingTitle = nil
+        // Once the summary holds all the reports it will show, later ones are only counted.
+        if !streaming, summary.isFull { parserRef?.isDetailed = false }
+        if streaming {
+          json.event(event)
+          json.bytes.append(0x0A)
+          if json.bytes.count > 1 << 16 {
+            out.write(json.bytes)
+            json.bytes.removeAll(keepingCapacity: true)
+          }
+        }
+      }
+      parserRef = parser
+      if !streaming {
+        // Title the reports the summary keeps, from their own lines (syzbot-compatible titles).
+        parser.onReportText = { report, text in
+          pendingTitle = summary.reports.count < summary.maxReports || wantsHTML ? titler.reports(in: text).first : nil
+          if wantsHTML, let t = pendingTitle?.title { titlesByPosition[report.position] = t }
+        }
+      }
+      runOrFail { try source.forEachLine(progress: { bar.update($0) }) { parser.consume($0) } }
+      parser.finish()
+      summary.addCounted(tracepoints: parser.countedTracepoints, vhostOps: parser.countedVhostOps)
+      bar.finish()
+      summary.endFile(lineCount: parser.lineCount, truncatedLineCount: parser.truncatedLineCount)
+    }
+    if let vmlinux = symbols.vmlinux, !output.jsonl {
+      runOrFail { try symbolizeSummary(&summary, vmlinux: vmlinux) }
+    }
+    if let html {
+      runOrFail {
+        try writeHTMLReport(events: allEvents, logPaths: inputs, rulesDirectory: rulesDir, to: html) { titlesByPosition[$0.position] }
+      }
+      Terminal.writeStderr("repro-analyze: wrote \(html)\n")
+    }
+    if output.jsonl {
+      out.write(json.bytes)
+    } else if output.json {
+      let enc = JSONEncoder()
+      enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+      enc.keyEncodingStrategy = .convertToSnakeCase
+      let data = runOrFail { try enc.encode(summary) }
+      out.write(Array(data) + [0x0A])
+    } else {
+      out.write(Array(SummaryText.render(summary, style: TextStyle(isEnabled: Terminal.colorStdout), maxFramesPerStack: maxFrames).utf8))
+    }
+    out.flush()
+    if !failOn.isEmpty {
+      let hit = failOn.contains("any") ? summary.reportCount > 0 : failOn.contains { summary.reportCounts[$0, default: 0] > 0 }
+      if hit { throw ExitCode(1) }
     }
   }
 }

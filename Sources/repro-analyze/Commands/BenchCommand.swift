@@ -1,7 +1,10 @@
 import ArgumentParser
+import Foundation
 
-// Placeholder until this subcommand lands; it fails loudly rather than pretending to work.
 struct BenchCommand: ParsableCommand {
-  static let configuration = CommandConfiguration(commandName: "bench", abstract: "(not yet available)", shouldDisplay: false)
-  func run() throws { fail("'bench' is not implemented in this build") }
+  static let configuration = CommandConfiguration(
+    commandName: "bench",
+    abstract: "Measure repro-analyze against baseline tools in the same run (ratios, not thresholds).",
+    subcommands: [BenchIngestCommand.self]
+  )
 }

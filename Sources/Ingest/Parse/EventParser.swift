@@ -1,0 +1,667 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Turns console lines into events: a streaming state machine, one instance per input.
+///
+/// Lines are grouped by printk caller id (`[T123]`/`[C1]`) when present, so two CPUs' reports
+/// printed at the same time are rebuilt separately (syzkaller does the same). Only header
+/// candidates (rule prefilter) and lines inside open reports, dumps and lock lists are parsed.
+///
+/// Memory: bounded by the open state (at most one open report per caller id, frames per report
+/// capped at `maxFramesPerReport`), never by the log size.
+public final class EventParser {
+  public let rules: IngestRules
+  public let file: String
+  /// Frames kept per report/dump; the rest are counted in `omittedFrameCount`.
+  public var maxFramesPerReport = 4096
+  /// When false, reports are only delimited and counted (header, kind, position): no frames,
+  /// registers or lock entries are decoded. `analyze` switches to it once its summary is full,
+  /// so the rest of a huge log costs a boundary scan, not a full parse.
+  public var isDetailed = true
+  /// When set, the raw lines of each detailed report (its own context only, at most 256 KiB)
+  /// are collected and passed here just before the report event is emitted — for analyses
+  /// that work on report text, such as the title engine.
+  public var onReportText: ((CrashReport, [UInt8]) -> Void)?
+  private let sink: (Event) -> Void
+
+  // Open state, keyed by caller id (ParsedPrefix.noCaller when the log has none).
+  private let reports = SmallMap<ReportState>()
+  private let dumps = SmallMap<TaskDumpState>()
+  private let lockLists = SmallMap<LockListState>()
+  private let inAllLocks = SmallMap<Bool>()
+  private var ftrace: FtraceState?
+  private var pendingFtrace: FtraceRecord?
+  /// The raw bytes of the line being consumed (valid only during `consume`).
+  private var currentLine = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
+  /// Counts for summaries.
+  public private(set) var lineCount = 0
+  public private(set) var truncatedLineCount = 0
+
+  public init(rules: IngestRules, file: String, sink: @escaping (Event) -> Void) {
+    self.rules = rules
+    self.file = file
+    self.sink = sink
+  }
+
+  /// Parses a whole source, returning all events (convenience for tests and small inputs).
+  public static func parse(source: LogSource, rules: IngestRules) throws -> [Event] {
+    var events: [Event] = []
+    let p = EventParser(rules: rules, file: source.name) { events.append($0) }
+    try source.forEachLine { p.consume($0) }
+    p.finish()
+    return events
+  }
+
+  // MARK: - per-line entry point
+
+  public func consume(_ line: borrowing Line) {
+    lineCount += 1
+    if line.isTruncated { truncatedLineCount += 1 }
+    let raw = line.bytes
+    currentLine = raw
+    let pre = PrefixParser.parse(raw)
+    let body = UnsafeBufferPointer(rebasing: raw[pre.bodyStart...])
+    let key = pre.callerKey
+    let number = line.number
+    let offset = line.offset
+
+    if ftrace != nil {
+      if consumeFtrace(body, pre: pre, number: number, offset: offset) { return }
+    }
+
+    // 1. Header rules (prefilter by first byte, then PCRE2).
+    if let first = body.first, first != 0x20, let hit = rules.matchHeader(body) {
+      let rule = rules.rules[hit.rule]
+      let pos = SourcePosition(file: file, line: number, offset: offset)
+      switch rule.action {
+      case .report(let kind):
+        startReport(kind, hit.body, hit.match, pre: pre, pos: pos)
+        return
+      case .marker(let kind):
+        if kind == .linuxVersion { closeAll() }
+        emitMarker(kind, hit.body, hit.match, pre: pre, pos: pos)
+        if kind == .endTrace, let r = reports.removeValue(forKey: key) ?? soleUnkeyedReport(key) {
+          if r.text != nil { r.appendText(raw) }
+          r.report.endMarker = body.text(from: 0)
+          r.report.endLine = number
+          finishReport(r, truncated: false)
+        }
+        return
+      case .blocker:
+        emitBlocker(hit.body, hit.match, pos: pos)
+        return
+      }
+    }
+
+    // ftrace_dump() may run inside a panic report (ftrace_dump_on_oops): start it regardless.
+    if body.first == 0x44, rules.startsWithAny(body, rules.ftraceStart) {
+      flushPendingFtrace()
+      ftrace = FtraceState(start: SourcePosition(file: file, line: number, offset: offset))
+      sink(.marker(Marker(kind: .ftraceDumpStart, text: body.text(from: 0), position: SourcePosition(file: file, line: number, offset: offset), timestamp: pre.timestamp)))
+      return
+    }
+
+    // 2. Inside an open report of this context.
+    if let r = reports[key] {
+      let keep = isDetailed ? r.consume(body, pre: pre, number: number, parser: self) : r.delimit(body, number: number)
+      if keep, r.text != nil { r.appendText(raw) }
+      if keep && r.closed {
+        reports[key] = nil
+        finishReport(r, truncated: false)
+      } else if !keep {
+        reports[key] = nil
+        finishReport(r, truncated: false)
+        // The line that ended the report may start something else.
+        consumeOutside(body, pre: pre, number: number, offset: offset)
+      }
+      if isDetailed && (r.report.kind == .lockdep || r.inHeldLocks) { feedLockList(body, key: key, number: number, offset: offset, insideReport: true) }
+      return
+    }
+    consumeOutside(body, pre: pre, number: number, offset: offset)
+  }
+
+  /// Ends the input: closes everything still open (reports are then marked truncated when they
+  /// were cut inside a stack).
+  public func finish() {
+    flushPendingFtrace()
+    publishTallies()
+    if let f = ftrace {
+      sink(.marker(Marker(kind: .ftraceDumpEnd, text: "(log ended inside the ftrace dump)", value: "\(f.recordCount)", position: f.start)))
+      ftrace = nil
+    }
+    for key in lockLists.keys.sorted() { if let l = lockLists.removeValue(forKey: key) { sink(.heldLocks(l.list)) } }
+    for key in dumps.keys.sorted() { if let d = dumps.removeValue(forKey: key) { sink(.taskDump(d.dump)) } }
+    for r in reports.values.sorted(by: { $0.report.position.line < $1.report.position.line }) {
+      finishReport(r, truncated: r.inTrace || r.report.frames.isEmpty)
+    }
+    reports.removeAll()
+  }
+
+  // MARK: - outside reports
+
+  private func consumeOutside(_ body: UnsafeBufferPointer<UInt8>, pre: ParsedPrefix, number: Int, offset: Int) {
+    let key = pre.callerKey
+    guard let first = body.first else { return }
+    // Task dumps (sysrq-t, hung-task blocker owner): `task:` line then a stack.
+    if first == 0x74, let info = LineParsers.taskLine(body) {
+      closeDump(key)
+      let d = TaskDumpState(dump: TaskDump(info: info, position: SourcePosition(file: file, line: number, offset: offset)))
+      d.dump.timestamp = pre.timestamp
+      dumps[key] = d
+      return
+    }
+    if let d = dumps[key] {
+      if isDetailed ? d.consume(body, number: number, max: maxFramesPerReport) : d.delimit(body, number: number) { return }
+      dumps[key] = nil
+      sink(.taskDump(d.dump))
+    }
+    if feedLockList(body, key: key, number: number, offset: offset, insideReport: false) { return }
+  }
+
+  /// Held-lock lists: headers and `#N:` entries. Returns true when the line belonged to one.
+  @discardableResult
+  private func feedLockList(_ body: UnsafeBufferPointer<UInt8>, key: Int, number: Int, offset: Int, insideReport: Bool) -> Bool {
+    guard let first = body.first else { return false }
+    if first == 0x53, rules.startsWithAny(body, rules.allLocksStart) {
+      inAllLocks[key] = true
+      return true
+    }
+    if Bytes.isDigit(first) || first == 0x6E, let (count, task) = LineParsers.heldLocksHeader(body) {
+      if let l = lockLists.removeValue(forKey: key) { sink(.heldLocks(l.list)) }
+      let list = HeldLockList(task: task, count: count, position: SourcePosition(file: file, line: number, offset: offset), isSystemDump: inAllLocks.contains(key))
+      if count == 0 {
+        sink(.heldLocks(list))
+      } else {
+        lockLists[key] = LockListState(list: list)
+      }
+      return true
+    }
+    if let l = lockLists[key] {
+      if !isDetailed {
+        // Count-only: entries are recognised by shape, not decoded.
+        let t = body.skipSpaces(0)
+        if t + 1 < body.count, body[t] == 0x23, Bytes.isDigit(body[t + 1]) { return true }
+      } else if let e = LineParsers.heldLockEntry(body, line: number) {
+        // Symbolized logs repeat an entry once per inline level: keep the first.
+        if !l.list.locks.contains(where: { $0.index == e.index && $0.address == e.address }) {
+          if l.list.locks.count < 4096 { l.list.locks.append(e) }
+        }
+        return true
+      }
+      lockLists[key] = nil
+      sink(.heldLocks(l.list))
+    }
+    if first == 0x3D, body.count >= 20, body.has("====================") {
+      inAllLocks.removeValue(forKey: key)
+    }
+    return false
+  }
+
+  private func closeDump(_ key: Int) {
+    if let d = dumps.removeValue(forKey: key) { sink(.taskDump(d.dump)) }
+  }
+
+  // MARK: - reports
+
+  private func soleUnkeyedReport(_ key: Int) -> ReportState? {
+    // An end marker printed from another context (e.g. `[C0]` after an NMI) still ends the only
+    // open report.
+    guard reports.count == 1, let (k, r) = reports.first, key == ParsedPrefix.noCaller || k == ParsedPrefix.noCaller else { return nil }
+    reports[k] = nil
+    return r
+  }
+
+  /// Reports of other contexts that have printed nothing for this many lines are over: their
+  /// context moved on (or the log is a concatenation of runs).
+  static let staleLineCount = 2000
+  static let maxOpenReports = 16
+
+  private func startReport(_ kind: ReportKind, _ body: UnsafeBufferPointer<UInt8>, _ m: PCRE2Match, pre: ParsedPrefix, pos: SourcePosition) {
+    let key = pre.callerKey
+    if let old = reports.removeValue(forKey: key) { finishReport(old, truncated: false) }
+    if !reports.isEmpty { closeStaleReports(now: pos.line) }
+    closeDump(key)
+    if let l = lockLists.removeValue(forKey: key) { sink(.heldLocks(l.list)) }
+    var report = CrashReport(kind: kind, headline: body.text(from: 0), position: pos, prefix: pre.linePrefix)
+    if kind == .hungTask, let c = m["comm"], let p = m["pid"], let s = m["seconds"] {
+      let task = TaskRef(comm: body.text(c), pid: Int(body.text(p)) ?? 0)
+      report.task = task
+      report.hungTask = HungTaskDetails(task: task, seconds: Int(body.text(s)) ?? 0)
+    }
+    if kind == .lockdep { report.lockdep = LockdepDetails() }
+    let state = ReportState(report: report, max: maxFramesPerReport, sanitizerEnd: rules.sanitizerEnd, callTrace: rules.callTrace)
+    state.callerKey = key
+    if onReportText != nil && isDetailed {
+      state.text = []
+      state.appendText(currentLine)
+    }
+    reports[key] = state
+  }
+
+  private func closeStaleReports(now: Int) {
+    let stale = reports.values.filter { now - $0.report.endLine > Self.staleLineCount }
+    var open = reports.values.filter { now - $0.report.endLine <= Self.staleLineCount }
+    for r in stale.sorted(by: { $0.report.position.line < $1.report.position.line }) {
+      reports.removeValue(forKey: r.callerKey)
+      finishReport(r, truncated: r.inTrace)
+    }
+    while open.count >= Self.maxOpenReports {
+      let oldest = open.removeFirst()
+      reports.removeValue(forKey: oldest.callerKey)
+      finishReport(oldest, truncated: oldest.inTrace)
+    }
+  }
+
+  /// A new boot (`Linux version` banner): nothing from the previous run is still open.
+  private func closeAll() {
+    flushPendingFtrace()
+    ftrace = nil
+    for key in lockLists.keys { if let l = lockLists.removeValue(forKey: key) { sink(.heldLocks(l.list)) } }
+    for key in dumps.keys { if let d = dumps.removeValue(forKey: key) { sink(.taskDump(d.dump)) } }
+    for r in reports.values.sorted(by: { $0.report.position.line < $1.report.position.line }) {
+      finishReport(r, truncated: r.inTrace || r.report.frames.isEmpty)
+    }
+    reports.removeAll()
+    inAllLocks.removeAll()
+  }
+
+  private func finishReport(_ r: ReportState, truncated: Bool) {
+    var report = r.report
+    if let cb = onReportText, let text = r.text { cb(report, text) }
+    report.isTruncated = truncated
+    if r.omitted > 0 { report.omittedFrameCount = r.omitted }
+    sink(.report(report))
+  }
+
+  private func emitMarker(_ kind: MarkerKind, _ body: UnsafeBufferPointer<UInt8>, _ m: PCRE2Match, pre: ParsedPrefix, pos: SourcePosition) {
+    let value = m["value"].map { body.text($0) }
+    sink(.marker(Marker(kind: kind, text: body.text(from: 0), value: value, position: pos, timestamp: pre.timestamp)))
+  }
+
+  private func emitBlocker(_ body: UnsafeBufferPointer<UInt8>, _ m: PCRE2Match, pos: SourcePosition) {
+    guard let wc = m["wcomm"], let wp = m["wpid"], let pr = m["primitive"] else { return }
+    let waiter = TaskRef(comm: body.text(wc), pid: Int(body.text(wp)) ?? 0)
+    var owner: TaskRef?
+    if let oc = m["ocomm"], let op = m["opid"] { owner = TaskRef(comm: body.text(oc), pid: Int(body.text(op)) ?? 0) }
+    var note = BlockerNote(waiter: waiter, primitive: body.text(pr), owner: owner, position: pos)
+    note.waiterRole = m["wrole"].map { body.text($0) }
+    note.ownerRole = m["orole"].map { body.text($0) }
+    sink(.blocker(note))
+  }
+
+  // MARK: - ftrace dumps
+
+  /// Returns true when the line was consumed by the dump.
+  private func consumeFtrace(_ body: UnsafeBufferPointer<UInt8>, pre: ParsedPrefix, number: Int, offset: Int) -> Bool {
+    guard var f = ftrace else { return false }
+    let pos = SourcePosition(file: file, line: number, offset: offset)
+    if body.has("-----------------------------") {
+      if f.sawOpeningDashes {
+        flushPendingFtrace()
+        sink(.marker(Marker(kind: .ftraceDumpEnd, text: body.text(from: 0), value: "\(f.recordCount)", position: pos, timestamp: pre.timestamp)))
+        ftrace = nil
+      } else {
+        f.sawOpeningDashes = true
+        ftrace = f
+      }
+      return true
+    }
+    let trimmed = body.skipSpaces(0)
+    if rules.startsWithAny(UnsafeBufferPointer(rebasing: body[trimmed...]), rules.ftraceEmpty) {
+      sink(.marker(Marker(kind: .ftraceDumpEnd, text: body.text(from: 0), value: "0", position: pos, timestamp: pre.timestamp)))
+      ftrace = nil
+      return true
+    }
+    if body.first == 0x23 { return true }  // "# WARNING: FUNCTION TRACING IS CORRUPTED" etc.
+    guard f.sawOpeningDashes else { return false }
+    if body.has("=> ", at: trimmed), var p = pendingFtrace {
+      // `<stack trace>` records are followed by ` => func <addr>` lines.
+      var e = trimmed + 3
+      while e < body.count, body[e] != 0x20 { e += 1 }
+      if (p.stack?.count ?? 0) < 256 { p.stack = (p.stack ?? []) + [body.text(trimmed + 3..<e)] }
+      pendingFtrace = p
+      return true
+    }
+    if !isDetailed, let name = LineParsers.ftraceEventName(body) {
+      // Count-only: tally by event name (and vhost_lock operation) without building records.
+      f.recordCount += 1
+      ftrace = f
+      countTracepoint(body, name: name)
+      return true
+    }
+    if let rec = LineParsers.ftraceLine(body, position: pos) {
+      flushPendingFtrace()
+      f.recordCount += 1
+      ftrace = f
+      pendingFtrace = rec
+      return true
+    }
+    // Not a trace line: a report printed in the middle of the dump, or the dump was cut.
+    return false
+  }
+
+  /// Tracepoint tallies gathered in count-only mode: name → count, and vhost_lock
+  /// "operation lock" → count. Keys are hashed from bytes; a name is decoded once.
+  public private(set) var countedTracepoints: [String: Int] = [:]
+  public private(set) var countedVhostOps: [String: Int] = [:]
+  private var tallyByHash: [UInt64: (name: String, vhost: Bool)] = [:]
+  private var tallyCounts: [UInt64: Int] = [:]
+
+  private func countTracepoint(_ body: UnsafeBufferPointer<UInt8>, name: Range<Int>) {
+    var h = LineParsers.fnv1a(body, name)
+    var words: [Range<Int>] = []
+    if let v = UnsafeBufferPointer(rebasing: body[name.upperBound...]).find("vhost_lock: ") {
+      // Operation and lock name: the first two bare (non key=value) words after the marker.
+      var i = name.upperBound + v + 12
+      while i < body.count, words.count < 2 {
+        i = body.skipSpaces(i)
+        let w = i
+        while i < body.count, body[i] != 0x20 { i += 1 }
+        if i > w, body.find(byte: 0x3D, from: w, to: i) == nil { words.append(w..<i) }
+      }
+    }
+    tallyCounts[h, default: 0] += 1
+    if tallyByHash[h] == nil { tallyByHash[h] = (body.text(name), false) }
+    if !words.isEmpty {
+      h = 0x9E37_79B9_7F4A_7C15
+      for w in words { h = (h &* 31) ^ LineParsers.fnv1a(body, w) }
+      tallyCounts[h, default: 0] += 1
+      if tallyByHash[h] == nil { tallyByHash[h] = (words.map { body.text($0) }.joined(separator: " "), true) }
+    }
+  }
+
+  /// Moves count-only tallies into `countedTracepoints` / `countedVhostOps`.
+  private func publishTallies() {
+    for (h, c) in tallyCounts {
+      guard let e = tallyByHash[h] else { continue }
+      if e.vhost { countedVhostOps[e.name, default: 0] += c } else { countedTracepoints[e.name, default: 0] += c }
+    }
+    tallyCounts.removeAll()
+  }
+
+  private func flushPendingFtrace() {
+    if let p = pendingFtrace {
+      sink(.ftrace(p))
+      pendingFtrace = nil
+    }
+  }
+}
+
+final class LockListState {
+  var list: HeldLockList
+  init(list: HeldLockList) { self.list = list }
+}
+
+struct FtraceState {
+  var start: SourcePosition
+  var sawOpeningDashes = false
+  var recordCount = 0
+}
+
+/// An open `task:` dump collecting its stack.
+final class TaskDumpState {
+  init(dump: TaskDump) { self.dump = dump }
+  var dump: TaskDump
+  var context: StackContext = .task
+  var sawTrace = false
+
+  /// Count-only: a dump goes on while lines look like stack lines.
+  func delimit(_ body: UnsafeBufferPointer<UInt8>, number: Int) -> Bool {
+    let t = body.skipSpaces(0)
+    guard t < body.count else { return false }
+    if body.has("</TASK>", at: t) {
+      dump.endLine = number
+      return false
+    }
+    if t > 0 || body[t] == 0x3C || body.has("Call Trace:", at: t) {
+      dump.endLine = number
+      return true
+    }
+    return false
+  }
+
+  /// Returns false when the line does not belong to the dump (which then ends).
+  func consume(_ body: UnsafeBufferPointer<UInt8>, number: Int, max: Int) -> Bool {
+    let t = body.skipSpaces(0)
+    let rest = UnsafeBufferPointer(rebasing: body[t...])
+    if rest.has("Call Trace:") || rest.has("Call trace:") {
+      sawTrace = true
+      return true
+    }
+    if let ctx = ReportState.contextMarker(rest) {
+      if let c = ctx { context = c } else if rest.has("</TASK>") {
+        dump.endLine = number
+        return sawTrace  // `</TASK>` ends the dump (consumed)
+      }
+      dump.endLine = number
+      return true
+    }
+    if body.first == 0x20 || body.first == 0x09 || sawTrace, let f = FrameParser.parse(body, line: number, context: context) {
+      if dump.frames.count < max { dump.frames.append(f) }
+      dump.endLine = number
+      return true
+    }
+    return false
+  }
+}
+
+/// An open crash report collecting its lines.
+final class ReportState {
+  var report: CrashReport
+  var inTrace = false
+  var context: StackContext = .task
+  var omitted = 0
+  let max: Int
+  let sanitizerEnd: [UInt8]
+  let callTrace: [[UInt8]]
+  var sawStackBacktrace = false
+  var sawContextMarker = false
+  var callerKey = ParsedPrefix.noCaller
+  /// Raw report lines for `EventParser.onReportText` (nil when not collected).
+  var text: [UInt8]?
+
+  func appendText(_ line: UnsafeBufferPointer<UInt8>) {
+    guard var t = text, t.count < 256 << 10 else { return }
+    text = nil  // keep the buffer uniquely referenced while appending
+    t.append(contentsOf: line)
+    t.append(0x0A)
+    text = t
+  }
+  var inHeldLocks = false
+  var lockdepExpect: LockdepExpect = .none
+  var chainIndex = -1
+
+  enum LockdepExpect { case none, acquiring, holding }
+
+  init(report: CrashReport, max: Int, sanitizerEnd: [UInt8], callTrace: [[UInt8]]) {
+    self.report = report
+    self.max = max
+    self.sanitizerEnd = sanitizerEnd
+    self.callTrace = callTrace
+  }
+
+  /// `<TASK>`-style marker: returns .some(context) for an opening marker, .some(nil) for a
+  /// closing one, nil when the line is not a marker.
+  static func contextMarker(_ rest: UnsafeBufferPointer<UInt8>) -> StackContext?? {
+    guard rest.first == 0x3C, rest.count >= 5 else { return nil }
+    if rest.has("<TASK>") { return .some(.task) }
+    if rest.has("<IRQ>") { return .some(.irq) }
+    if rest.has("<NMI>") { return .some(.nmi) }
+    if rest.has("<SOFTIRQ>") { return .some(.softirq) }
+    if rest.has("<EOI>") { return .some(.task) }
+    if rest.has("</") { return .some(nil) }
+    if rest.has("<#") { return .some(.exception) }
+    return nil
+  }
+
+  /// Count-only mode: tracks where the report ends without decoding its lines.
+  func delimit(_ body: UnsafeBufferPointer<UInt8>, number: Int) -> Bool {
+    report.endLine = number
+    let t = body.skipSpaces(0)
+    guard t < body.count else { return true }
+    let c = body[t]
+    if c == 0x3C, body.has("</TASK>", at: t) {
+      if report.kind == .hungTask || (report.kind == .lockdep && sawStackBacktrace) { closed = true }
+    } else if c == 0x3D, sanitizerKinds.contains(report.kind), number > report.position.line + 1,
+      body.count - t >= sanitizerEnd.count,
+      memcmp(body.baseAddress! + t, sanitizerEnd, sanitizerEnd.count) == 0
+    {
+      closed = true
+    } else if c == 0x73, report.kind == .lockdep, body.has("stack backtrace:", at: t) {
+      sawStackBacktrace = true
+    }
+    return true
+  }
+
+  /// Feeds one line; returns false when the line ends the report (the line is not part of it).
+  func consume(_ body: UnsafeBufferPointer<UInt8>, pre: ParsedPrefix, number: Int, parser: EventParser) -> Bool {
+    let t = body.skipSpaces(0)
+    let rest = UnsafeBufferPointer(rebasing: body[t...])
+    guard let first = rest.first else {
+      report.endLine = number
+      return true
+    }
+    // Frames first: they are most of a report's lines.
+    if first != 0x3C, (t > 0 || inTrace), let f = FrameParser.parse(body, line: number, context: context) {
+      if chainIndex >= 0, var lock = report.lockdep, chainIndex < lock.chain.count, t >= 4 && !inTrace {
+        if lock.chain[chainIndex].frames.count < 64 { lock.chain[chainIndex].frames.append(f) }
+        report.lockdep = lock
+      } else if report.frames.count < max {
+        report.frames.append(f)
+      } else {
+        omitted += 1
+      }
+      report.endLine = number
+      return true
+    }
+    if let ctx = ReportState.contextMarker(rest) {
+      report.endLine = number
+      sawContextMarker = true
+      if let c = ctx {
+        context = c
+        inTrace = true
+      } else if rest.has("</TASK>") {
+        inTrace = false
+        // A hung task or lockdep report is over once its (final) task stack closes.
+        if report.kind == .hungTask || (report.kind == .lockdep && sawStackBacktrace) {
+          return finishAfter()
+        }
+      } else {
+        context = .task
+      }
+      return true
+    }
+    for ct in callTrace where rest.count >= ct.count && memcmp(rest.baseAddress!, ct, ct.count) == 0 {
+      if rest.has("stack backtrace:") { sawStackBacktrace = true }
+      inTrace = true
+      chainIndex = -1
+      report.endLine = number
+      return true
+    }
+    switch first {
+    case 0x52:  // R
+      if rest.has("RIP: ") {
+        if report.rip == nil { report.rip = FrameParser.parseRIP(rest, at: 5, line: number) }
+        report.endLine = number
+        return true
+      }
+    case 0x43:  // C
+      if rest.has("Code: ") {
+        if report.code == nil { report.code = rest.text(6..<rest.count) }
+        report.endLine = number
+        return true
+      }
+      if rest.has("CPU: "), let (cpu, task, taint) = LineParsers.cpuLine(rest) {
+        report.cpu = report.cpu ?? cpu
+        if report.task == nil { report.task = task }
+        if report.taint == nil { report.taint = taint }
+        report.endLine = number
+        return true
+      }
+    case 0x4D:  // M
+      if rest.has("Modules linked in:") {
+        if report.modules == nil {
+          report.modules = rest.text(18..<rest.count).split(separator: " ").map(String.init)
+        }
+        report.endLine = number
+        return true
+      }
+    case 0x74:  // t
+      if report.kind == .hungTask, report.hungTask?.info == nil, let info = LineParsers.taskLine(rest) {
+        report.hungTask?.info = info
+        report.endLine = number
+        return true
+      }
+    case 0x2D:  // -
+      if report.kind == .lockdep, let link = LineParsers.chainHeader(rest, line: number) {
+        // Real chains are a handful of links; cap hostile ones (lines stay in the report).
+        if (report.lockdep?.chain.count ?? 0) < 1024 { report.lockdep?.chain.append(link) }
+        chainIndex = (report.lockdep?.chain.count ?? 0) - 1
+        inTrace = false
+        report.endLine = number
+        return true
+      }
+    case 0x2A:  // *
+      if rest.has("*** DEADLOCK ***") {
+        report.lockdep?.isDeadlock = true
+        report.endLine = number
+        return true
+      }
+    case 0x3D:  // =
+      if sanitizerKinds.contains(report.kind), report.endLine > report.position.line,
+        rest.count >= sanitizerEnd.count, memcmp(rest.baseAddress!, sanitizerEnd, sanitizerEnd.count) == 0
+      {
+        // The closing rule of a sanitizer report is part of it.
+        report.endLine = number
+        return finishAfter()
+      }
+    default:
+      break
+    }
+    if (t > 0 || report.kind == .hungTask) && (rest.has("Tainted: ") || rest.has("Not tainted")) {
+      if report.taint == nil { report.taint = rest.text(from: 0) }
+      if report.kind == .hungTask, report.hungTask?.taint == nil { report.hungTask?.taint = rest.text(from: 0) }
+      report.endLine = number
+      return true
+    }
+    if report.kind == .lockdep {
+      if rest.find(" is trying to acquire") != nil {
+        lockdepExpect = .acquiring
+        if report.lockdep?.task == nil, let sp = rest.find(" is trying") {
+          report.lockdep?.task = LineParsers.splitTask(rest, 0, sp, separator: 0x2F)
+        }
+      } else if rest.has("but task is already holding") {
+        lockdepExpect = .holding
+      } else if lockdepExpect != .none, let l = LineParsers.lockDescription(rest, from: 0, index: -1, line: number) {
+        if lockdepExpect == .acquiring { report.lockdep?.acquiring = l } else { report.lockdep?.holding.append(l) }
+        lockdepExpect = .none
+      }
+    }
+    inHeldLocks = LineParsers.heldLocksHeader(rest) != nil || (inHeldLocks && LineParsers.heldLockEntry(rest, line: number) != nil)
+    if t == 0 && inTrace && !sawContextMarker {
+      // Old kernels without <TASK> markers: the first non-frame, non-register line ends the
+      // stack, and with it a hung-task report.
+      if report.kind == .hungTask && !LineParsers.looksLikeRegisters(rest) { return false }
+      inTrace = false
+    }
+    report.endLine = number
+    _ = registerLine(rest)
+    return true
+  }
+
+  /// Marks the report complete after the current line (the line stays in the report).
+  private func finishAfter() -> Bool {
+    closed = true
+    return true
+  }
+
+  var closed = false
+
+  private func registerLine(_ rest: UnsafeBufferPointer<UInt8>) -> Bool {
+    guard let f = rest.first, f &- 0x41 < 26, report.registers.count < 64 else { return false }
+    return LineParsers.registers(rest, into: &report.registers)
+  }
+}
+
+private let sanitizerKinds: Set<ReportKind> = [.kasan, .kmsan, .kcsan, .kfence, .ubsan]

@@ -1,0 +1,154 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Parses call-trace frame lines (message body, printk prefix already stripped).
+///
+/// printed by x86 `printk_stack_address()` (`" %s%pBb"`), arm64 `dump_backtrace_entry()`,
+/// pre-4.14 x86 with raw `[<addr>]`, and by symbolizers (syz-symbolize appends ` file:line`
+/// and emits `func file:line [inline]` lines; decode_stacktrace.sh writes `func (file:line ...)`).
+public enum FrameParser {
+  /// Parses `body`; returns nil when the line is not a frame.
+  public static func parse(
+    _ b: UnsafeBufferPointer<UInt8>, line: Int = 0, context: StackContext = .task
+  ) -> Frame? {
+    let n = b.count
+    var i = b.skipSpaces(0)
+    guard i < n else { return nil }
+    var address: UInt64?
+    var reliable = true
+    // `[<ffffffff81234567>]` raw address (old x86, arm, irq-state trailers).
+    if b[i] == 0x5B, i + 2 < n, b[i + 1] == 0x3C {
+      guard let (v, e) = b.hex(at: i + 2), e + 1 < n, b[e] == 0x3E, b[e + 1] == 0x5D else { return nil }
+      address = v
+      i = b.skipSpaces(e + 2)
+    }
+    if i + 1 < n, b[i] == 0x3F, b[i + 1] == 0x20 {
+      reliable = false
+      i = b.skipSpaces(i + 2)
+    }
+    // arm32 "(func+0x../0x..) from [<...>]" form.
+    var parenthesized = false
+    if address != nil, i < n, b[i] == 0x28 {
+      parenthesized = true
+      i += 1
+    }
+    let symStart = i
+    while i < n, Bytes.isIdent(b[i]) { i += 1 }
+    let symEnd = i
+    if symEnd == symStart {
+      // A bare raw address frame: `[<ffffffff81234567>] 0xffffffff81234567` or nothing after.
+      guard let address else { return nil }
+      return Frame(function: nil, address: address, isReliable: reliable, context: context, line: line)
+    }
+    // `[<addr>] 0xaddr`: the kernel could not name the address.
+    if address != nil, symEnd - symStart > 2, b[symStart] == 0x30, b[symStart + 1] | 0x20 == 0x78 {
+      return Frame(function: nil, address: address, isReliable: reliable, context: context, line: line)
+    }
+    // The symbol must start like a C/Rust identifier, not a number or a dot.
+    let first = b[symStart]
+    guard !(Bytes.isDigit(first)) || address != nil, first != 0x2E else { return nil }
+    var offset: UInt64?
+    var size: UInt64?
+    if i + 3 < n, b[i] == 0x2B, b[i + 1] == 0x30, b[i + 2] | 0x20 == 0x78 {
+      guard let (o, e) = b.hex(at: i + 1) else { return nil }
+      offset = o
+      i = e
+      if i + 3 < n, b[i] == 0x2F, b[i + 1] == 0x30, b[i + 2] | 0x20 == 0x78, let (s, e2) = b.hex(at: i + 1) {
+        size = s
+        i = e2
+      }
+    }
+    if parenthesized, i < n, b[i] == 0x29 { i += 1 }
+    var module: String?
+    var source: String?
+    var isInline = false
+    // Trailing pieces, in any order: [mod] / [mod buildid], file:line, [inline], (T), (file:line ...).
+    while true {
+      i = b.skipSpaces(i)
+      guard i < n else { break }
+      if b[i] == 0x5B {
+        guard let close = b.find(byte: 0x5D, from: i + 1) else { break }
+        if b.has("[inline]", at: i) {
+          isInline = true
+        } else if module == nil {
+          var e = i + 1
+          while e < close, b[e] != 0x20 { e += 1 }
+          guard e > i + 1 else { break }
+          module = b.text(i + 1..<e)
+        }
+        i = close + 1
+        continue
+      }
+      if b[i] == 0x28 {
+        // decode_stacktrace.sh "(file:line file:line)" or arm64 "(T)" markers.
+        guard let close = lastParen(b, from: i) else { break }
+        if close - i > 3, source == nil { source = b.text(i + 1..<close) }
+        i = close + 1
+        continue
+      }
+      // A source position "path/file.c:123" (optionally ":col").
+      var e = i
+      while e < n, b[e] != 0x20 { e += 1 }
+      if let colon = b.find(byte: 0x3A, from: i, to: e), colon + 1 < e, Bytes.isDigit(b[colon + 1]) {
+        if source == nil { source = b.text(i..<e) }
+        i = e
+        continue
+      }
+      if b.has("from", at: i) { break }  // arm32 "... from [<...>] (caller)"
+      break
+    }
+    if i < n, address == nil, !isInline, offset == nil { return nil }
+    // Without an offset a frame needs a symbolizer's source position or a raw address.
+    if offset == nil && address == nil && source == nil { return nil }
+    if isInline && source == nil { return nil }
+    let function = b.text(symStart..<symEnd)
+    return Frame(
+      function: function, offset: offset, size: size, module: module, address: address,
+      isReliable: reliable, isInline: isInline, source: source, context: context, line: line)
+  }
+
+  /// Parses a frame from text (tests, cold paths).
+  public static func parse(_ text: String, line: Int = 0) -> Frame? {
+    var t = text
+    return t.withUTF8 { parse($0, line: line) }
+  }
+
+  /// The matching `)` for the `(` at `open`, allowing nested parens (discriminators).
+  static func lastParen(_ b: UnsafeBufferPointer<UInt8>, from open: Int) -> Int? {
+    var depth = 0
+    var i = open
+    while i < b.count {
+      if b[i] == 0x28 { depth += 1 }
+      if b[i] == 0x29 {
+        depth -= 1
+        if depth == 0 { return i }
+      }
+      i += 1
+    }
+    return nil
+  }
+
+  /// Parses `RIP: 0010:func+0x../0x..` / `RIP: 0033:0x7f...` (x86 `show_ip()`); `at` is the
+  /// offset just after `RIP: `. Also accepts arm64 `pc : func+0x..`.
+  public static func parseRIP(_ b: UnsafeBufferPointer<UInt8>, at: Int, line: Int) -> InstructionPointer? {
+    var i = b.skipSpaces(at)
+    let segStart = i
+    while i < b.count, Bytes.isHex(b[i]) { i += 1 }
+    guard i < b.count, b[i] == 0x3A, i - segStart == 4 else {
+      // No segment: arm64 `pc : func+0x..` style.
+      let f = parse(UnsafeBufferPointer(rebasing: b[segStart...]), line: line)
+      return f.map { InstructionPointer(segment: "0010", frame: $0) }
+    }
+    let segment = b.text(segStart..<i)
+    let rest = UnsafeBufferPointer(rebasing: b[(i + 1)...])
+    if segment != "0010" {
+      return InstructionPointer(segment: segment, frame: nil)
+    }
+    var f = parse(rest, line: line)
+    if f == nil, let (v, _) = rest.hex(at: 0) {
+      f = Frame(function: nil, address: v, line: line)
+    }
+    return InstructionPointer(segment: segment, frame: f)
+  }
+}

@@ -1,0 +1,149 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// What a header rule produces.
+public enum HeaderAction: Sendable, Equatable {
+  case report(ReportKind)
+  case marker(MarkerKind)
+  case blocker
+}
+
+/// One rule of `rules/ingest.toml`: literal prefilters plus a PCRE2 pattern.
+public struct HeaderRule: Sendable {
+  public var action: HeaderAction
+  public var starts: [[UInt8]]
+  public var pattern: PCRE2Pattern
+  public var origin: String
+}
+
+/// The compiled contents of `rules/ingest.toml`. Loaded once per process and shared read-only.
+public final class IngestRules: Sendable {
+  public let rules: [HeaderRule]
+  /// For each first byte, the (literal, rule index) pairs starting with it: the prefilter.
+  let dispatch: [[(literal: [UInt8], rule: Int)]]
+  let tags: [[UInt8]]
+  let callTrace: [[UInt8]]
+  let allLocksStart: [[UInt8]]
+  let ftraceStart: [[UInt8]]
+  let ftraceEmpty: [[UInt8]]
+  let sanitizerEnd: [UInt8]
+
+  public init(text: String, file: String) throws(IngestError) {
+    let doc = try TOMLParser.parse(text, file: file)
+    var rules: [HeaderRule] = []
+    // Keep file order across the three rule kinds: the first match wins.
+    var ordered: [(line: Int, kind: String, table: TOMLTable)] = []
+    for kind in ["report", "marker", "blocker"] {
+      for t in doc.tables(kind) { ordered.append((t.line, kind, t)) }
+    }
+    ordered.sort { $0.line < $1.line }
+    for (line, kind, t) in ordered {
+      let origin = "\(file):\(line)"
+      guard let starts = t["starts"]?.strings, !starts.isEmpty else {
+        throw .rule(file: file, line: line, message: "rule needs 'starts' (one or more literals)")
+      }
+      guard let pattern = t["pattern"]?.string else {
+        throw .rule(file: file, line: line, message: "rule needs 'pattern'")
+      }
+      let action: HeaderAction
+      switch kind {
+      case "report":
+        guard let k = t["kind"]?.string, let rk = ReportKind(rawValue: k) else {
+          throw .rule(file: file, line: line, message: "unknown report kind '\(t["kind"]?.string ?? "")'; one of \(ReportKind.allCases.map(\.rawValue))")
+        }
+        action = .report(rk)
+      case "marker":
+        guard let k = t["kind"]?.string, let mk = MarkerKind(rawValue: k) else {
+          throw .rule(file: file, line: line, message: "unknown marker kind '\(t["kind"]?.string ?? "")'")
+        }
+        action = .marker(mk)
+      default:
+        action = .blocker
+      }
+      rules.append(
+        HeaderRule(
+          action: action, starts: starts.map { Array($0.utf8) },
+          pattern: try PCRE2Pattern(pattern, origin: origin), origin: origin))
+    }
+    var dispatch = [[(literal: [UInt8], rule: Int)]](repeating: [], count: 256)
+    for (i, r) in rules.enumerated() {
+      for s in r.starts where !s.isEmpty { dispatch[Int(s[0])].append((s, i)) }
+    }
+    self.rules = rules
+    self.dispatch = dispatch
+    let st = doc["structure"]?.table ?? TOMLTable(line: 0)
+    func list(_ key: String) -> [[UInt8]] { (st[key]?.strings ?? []).map { Array($0.utf8) } }
+    tags = list("tags")
+    callTrace = list("call_trace")
+    allLocksStart = list("all_locks_start")
+    ftraceStart = list("ftrace_start")
+    ftraceEmpty = list("ftrace_empty")
+    sanitizerEnd = Array((st["sanitizer_end"]?.string ?? "==================================================").utf8)
+  }
+
+  /// Loads `ingest.toml` from `directory` (see `RulesDirectory.locate`).
+  public static func load(directory: String) throws(IngestError) -> IngestRules {
+    try IngestRules(text: try RulesDirectory.read(directory, "ingest.toml"), file: directory + "/ingest.toml")
+  }
+
+  nonisolated(unsafe) private static var cache: [String: IngestRules] = [:]
+  private static let cacheLock = Mutex()
+
+  /// The process-wide rules for `directory` (compiled on first use).
+  public static func shared(directory: String) throws(IngestError) -> IngestRules {
+    cacheLock.lock()
+    defer { cacheLock.unlock() }
+    if let r = cache[directory] { return r }
+    let r = try load(directory: directory)
+    cache[directory] = r
+    return r
+  }
+
+  /// Finds the header rule matching `body` (prefilter on the first bytes, then PCRE2).
+  @inline(__always)
+  func matchHeader(_ body: UnsafeBufferPointer<UInt8>) -> (rule: Int, match: PCRE2Match, body: UnsafeBufferPointer<UInt8>)? {
+    guard let first = body.first else { return nil }
+    let candidates = dispatch[Int(first)]
+    if !candidates.isEmpty, let m = tryRules(candidates, body) { return m }
+    // "rcu: INFO: ..." / "watchdog: BUG: ...": retry after a known tag.
+    for tag in tags where tag[0] == first && startsWith(body, tag) {
+      let rest = UnsafeBufferPointer(rebasing: body[tag.count...])
+      guard let f = rest.first, !dispatch[Int(f)].isEmpty else { continue }
+      if let m = tryRules(dispatch[Int(f)], rest) { return m }
+    }
+    return nil
+  }
+
+  @inline(__always)
+  private func tryRules(_ candidates: [(literal: [UInt8], rule: Int)], _ body: UnsafeBufferPointer<UInt8>) -> (rule: Int, match: PCRE2Match, body: UnsafeBufferPointer<UInt8>)? {
+    var tried = -1
+    for c in candidates where c.rule > tried && startsWith(body, c.literal) {
+      // Candidates are in rule order; a rule listed under several literals is tried once.
+      tried = c.rule
+      if let m = rules[c.rule].pattern.match(body) { return (c.rule, m, body) }
+    }
+    return nil
+  }
+
+  @inline(__always)
+  func startsWith(_ body: UnsafeBufferPointer<UInt8>, _ lit: [UInt8]) -> Bool {
+    guard body.count >= lit.count else { return false }
+    return lit.withUnsafeBufferPointer { memcmp(body.baseAddress!, $0.baseAddress!, lit.count) == 0 }
+  }
+
+  func startsWithAny(_ body: UnsafeBufferPointer<UInt8>, _ lits: [[UInt8]]) -> Bool {
+    for l in lits where startsWith(body, l) { return true }
+    return false
+  }
+}
+
+/// A pthread mutex for the few process-wide caches (rules, compiled patterns).
+final class Mutex: @unchecked Sendable {
+  // SAFETY: the pthread mutex is only used through lock/unlock.
+  private var m = pthread_mutex_t()
+  init() { pthread_mutex_init(&m, nil) }
+  deinit { pthread_mutex_destroy(&m) }
+  func lock() { pthread_mutex_lock(&m) }
+  func unlock() { pthread_mutex_unlock(&m) }
+}

@@ -1,0 +1,123 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Small byte helpers for the hot path: no String, no allocation.
+@usableFromInline
+enum Bytes {
+  @inlinable static func isDigit(_ c: UInt8) -> Bool { c &- 0x30 < 10 }
+  @inlinable static func isHex(_ c: UInt8) -> Bool {
+    c &- 0x30 < 10 || (c | 0x20) &- 0x61 < 6
+  }
+  @inlinable static func hexValue(_ c: UInt8) -> UInt64 {
+    c &- 0x30 < 10 ? UInt64(c &- 0x30) : UInt64((c | 0x20) &- 0x61 &+ 10)
+  }
+  @inlinable static func isIdent(_ c: UInt8) -> Bool {
+    (c | 0x20) &- 0x61 < 26 || c &- 0x30 < 10 || c == 0x5F || c == 0x2E || c == 0x24
+  }
+  @inlinable static func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 }
+}
+
+extension UnsafeBufferPointer where Element == UInt8 {
+  /// True if the bytes at `at` equal `literal` (StaticString: no allocation).
+  @inlinable func has(_ literal: StaticString, at: Int = 0) -> Bool {
+    let n = literal.utf8CodeUnitCount
+    guard at >= 0, at + n <= count else { return false }
+    return memcmp(baseAddress! + at, literal.utf8Start, n) == 0
+  }
+
+  /// Offset of `literal` in `self[from...]`, or nil.
+  @inlinable func find(_ literal: StaticString, from: Int = 0) -> Int? {
+    let n = literal.utf8CodeUnitCount
+    guard from >= 0, count - from >= n, let base = baseAddress else { return nil }
+    // memchr for the first byte, then compare (memmem is not exported by Swift's Glibc).
+    let first = literal.utf8Start[0]
+    var k = from
+    let last = count - n
+    while k <= last {
+      guard let p = memchr(base + k, Int32(first), last - k + 1) else { return nil }
+      let at = UnsafePointer<UInt8>(p.assumingMemoryBound(to: UInt8.self)) - base
+      if memcmp(base + at, literal.utf8Start, n) == 0 { return at }
+      k = at + 1
+    }
+    return nil
+  }
+
+  /// Offset of byte `c` in `self[from..<to]`, or nil.
+  @inlinable func find(byte c: UInt8, from: Int = 0, to: Int? = nil) -> Int? {
+    let end = Swift.min(to ?? count, count)
+    guard from < end, let base = baseAddress else { return nil }
+    guard let p = memchr(base + from, Int32(c), end - from) else { return nil }
+    return UnsafePointer<UInt8>(p.assumingMemoryBound(to: UInt8.self)) - base
+  }
+
+  /// Skips spaces and tabs from `i`.
+  @inlinable func skipSpaces(_ i: Int) -> Int {
+    var i = i
+    while i < count, Bytes.isSpace(self[i]) { i += 1 }
+    return i
+  }
+
+  /// Parses a decimal number at `i`; returns (value, end) or nil when no digit is there.
+  @inlinable func decimal(at i: Int) -> (Int, Int)? {
+    var j = i
+    var v = 0
+    while j < count, Bytes.isDigit(self[j]), j - i < 18 {
+      v = v &* 10 &+ Int(self[j] &- 0x30)
+      j += 1
+    }
+    return j > i ? (v, j) : nil
+  }
+
+  /// Parses hex digits at `i` (an optional `0x` is skipped); returns (value, end).
+  @inlinable func hex(at i: Int) -> (UInt64, Int)? {
+    var j = i
+    if j + 1 < count, self[j] == 0x30, self[j + 1] | 0x20 == 0x78 { j += 2 }
+    let start = j
+    var v: UInt64 = 0
+    while j < count, Bytes.isHex(self[j]), j - start < 16 {
+      v = v << 4 | Bytes.hexValue(self[j])
+      j += 1
+    }
+    return j > start ? (v, j) : nil
+  }
+
+  /// Decodes `self[range]` as text: invalid UTF-8 is replaced, ANSI escapes and other control
+  /// bytes (except tab) are dropped. Only called for lines that matter.
+  func text(_ range: Range<Int>) -> String {
+    let lo = Swift.max(0, range.lowerBound)
+    let hi = Swift.min(count, range.upperBound)
+    guard lo < hi else { return "" }
+    var clean = true
+    for i in lo..<hi where self[i] < 0x20 && self[i] != 0x09 || self[i] == 0x7F {
+      clean = false
+      break
+    }
+    if clean { return String(decoding: UnsafeBufferPointer(rebasing: self[lo..<hi]), as: UTF8.self) }
+    var out: [UInt8] = []
+    out.reserveCapacity(hi - lo)
+    var i = lo
+    while i < hi {
+      let c = self[i]
+      if c == 0x1B {
+        // CSI `ESC [ params letter`, or a two-byte escape such as `ESC 7`.
+        i += 1
+        if i < hi, self[i] == 0x5B {
+          i += 1
+          while i < hi, !((self[i] | 0x20) &- 0x61 < 26) { i += 1 }
+        }
+        i += 1
+        continue
+      }
+      if (c < 0x20 && c != 0x09) || c == 0x7F {
+        i += 1
+        continue
+      }
+      out.append(c)
+      i += 1
+    }
+    return String(decoding: out, as: UTF8.self)
+  }
+
+  func text(from: Int) -> String { text(from..<count) }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import Ingest
+
+@Suite struct LogSourceTests {
+  /// Collects (text, number, offset, truncated) of every line.
+  func lines(_ src: LogSource) throws -> [(String, Int, Int, Bool)] {
+    var out: [(String, Int, Int, Bool)] = []
+    try src.forEachLine { l in out.append((String(decoding: l.bytes, as: UTF8.self), l.number, l.offset, l.isTruncated)) }
+    return out
+  }
+
+  func tempFile(_ bytes: [UInt8]) throws -> String {
+    let p = NSTemporaryDirectory() + "ra-src-\(UUID().uuidString).log"
+    FileManager.default.createFile(atPath: p, contents: Data(bytes))
+    return p
+  }
+
+  @Test func lineEndingsAndOffsetsAgreeBetweenMappedAndStreamed() throws {
+    let text = Array("a\r\nbb\n\rc\n\n\u{0}x\u{0}\nlast".utf8) + [0xFF, 0xFE]
+    let path = try tempFile(text)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let mapped = try lines(LogSource.open(path))
+    let streamed = try lines(LogSource.bytes(text))
+    #expect(mapped.map(\.0) == ["a", "bb", "\rc", "", "\u{0}x\u{0}", "last\u{FFFD}\u{FFFD}"])
+    #expect(mapped.map(\.1) == [1, 2, 3, 4, 5, 6])
+    #expect(mapped.map(\.2) == [0, 3, 6, 9, 10, 14])
+    #expect(mapped.map(\.0) == streamed.map(\.0))
+    #expect(mapped.map(\.2) == streamed.map(\.2))
+  }
+
+  @Test func overLongLinesAreCutAndMarkedWithoutLosingTheRest() throws {
+    let long = [UInt8](repeating: 0x41, count: 3 << 20)
+    let bytes = Array("first\n".utf8) + long + Array("\nafter\n".utf8)
+    let path = try tempFile(bytes)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    for src in [try LogSource.open(path), LogSource.bytes(bytes)] {
+      src.maxLineByteCount = 1 << 20
+      let l = try lines(src)
+      #expect(l.count == 3)
+      #expect(l[1].0.count == 1 << 20)
+      #expect(l[1].3)
+      #expect(l[2].0 == "after")
+      #expect(l[2].1 == 3)
+      #expect(l[2].2 == 6 + (3 << 20) + 1)
+    }
+  }
+
+  @Test func emptyInputHasNoLines() throws {
+    let path = try tempFile([])
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    #expect(try lines(LogSource.open(path)).isEmpty)
+    #expect(try lines(LogSource.bytes([])).isEmpty)
+  }
+
+  @Test func xzInputIsDecodedTransparently() throws {
+    let plain = TestPaths.fixture("logs/lab/hung.log")
+    let xz = NSTemporaryDirectory() + "ra-\(UUID().uuidString).log.xz"
+    defer { try? FileManager.default.removeItem(atPath: xz) }
+    let r = try runCommand(["-c", "xz -c '\(plain)' > '\(xz)'"], executable: "/bin/sh")
+    #expect(r.status == 0)
+    let a = try lines(LogSource.open(plain))
+    let b = try lines(LogSource.open(xz))
+    #expect(a.map(\.0) == b.map(\.0))
+    #expect(a.map(\.2) == b.map(\.2))
+    #expect(try LogSource.open(xz).isCompressed)
+  }
+
+  @Test func truncatedXZIsAnErrorNamingTheFile() throws {
+    let plain = TestPaths.fixture("logs/lab/hung.log")
+    let xz = NSTemporaryDirectory() + "ra-\(UUID().uuidString).log.xz"
+    defer { try? FileManager.default.removeItem(atPath: xz) }
+    _ = try runCommand(["-c", "xz -c '\(plain)' | head -c 3000 > '\(xz)'"], executable: "/bin/sh")
+    var caught: IngestError?
+    do { _ = try lines(LogSource.open(xz)) } catch let e as IngestError { caught = e }
+    let e = try #require(caught)
+    #expect(e.description.contains(xz))
+    #expect(e.description.contains("truncated") || e.description.contains("corrupt"))
+  }
+
+  @Test func directoriesAndMissingFilesAreClearErrors() {
+    #expect(throws: IngestError.notAFile(path: "/tmp", what: "a directory")) { try LogSource.open("/tmp") }
+    #expect(throws: IngestError.self) { try LogSource.open("/nonexistent/x.log") }
+  }
+}
