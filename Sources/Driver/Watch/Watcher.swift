@@ -115,6 +115,13 @@ public final class Watcher {
 
   public func run() throws(DriverError) {
     let started = Posix.monotonicSeconds()
+    guard Posix.isDirectory(options.outputDirectory) else {
+      throw DriverError("\(options.outputDirectory): no such directory (watching \(options.logPath))",
+        hint: "pass a bundle directory or the path of a serial log in an existing directory")
+    }
+    if Posix.isDirectory(options.logPath) {
+      throw DriverError("\(options.logPath): is a directory, not a log", hint: "pass the bundle directory itself or a log file")
+    }
     let watchLog = options.outputDirectory + "/" + BundleFiles.watchLog
     watchLogFD = open(watchLog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
     guard watchLogFD >= 0 else { throw .io(watchLog, "cannot open for appending", errno: errno) }
