@@ -129,7 +129,7 @@ final class Downloader {
         onHead: { head in state.accept(head) },
         sink: { [reporter] data in
           try state.write(data)
-          reporter.progress(state.written)
+          reporter.progress(state.written, total: state.expectedTotal)
         })
       state.closeFile()
       reporter.endProgress()
