@@ -87,6 +87,8 @@ public final class Watcher {
   private var sessionMatches: [UInt8] = []
   private var incident: Incident?
   private var lastGrowth = 0.0
+  /// Read buffer, reused: the log is polled 50 times a second.
+  private var chunk = [UInt8](repeating: 0, count: 1 << 20)
   public private(set) var archivesWritten: [[String]] = []
 
   struct Incident {
@@ -214,7 +216,6 @@ public final class Watcher {
   }
 
   private func readNewBytes() throws(DriverError) {
-    var chunk = [UInt8](repeating: 0, count: 1 << 20)
     while true {
       let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
       if n < 0 {
