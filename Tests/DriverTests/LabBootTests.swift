@@ -46,14 +46,22 @@ struct LabBootTests {
     let bundle = try makeTempDir("boot")
     defer { _ = try? BoundedProcess.run(["run", "--stop", bundle], seconds: 30) }
     // lab.sh's kernel arguments for the `hung` scenario, minus the lab's own sysrq (the test
-    // sends one through the monitor instead).
+    // sends one through the monitor) and with a 20 s hung-task timeout, so the monitor's sysrq
+    // surely arrives before the panic.
     let append = "loglevel=8 printk.devkmsg=on panic=0 hung_task_panic=1 ftrace_dump_on_oops "
-      + "sysctl.kernel.hung_task_timeout_secs=5 nokaslr lab_mod=scenario=hung,nwaiters=2 lab_sysrq= lab_sysrq_delay=3"
+      + "nokaslr lab_mod=scenario=hung,nwaiters=2 lab_sysrq= lab_sysrq_delay=3 lab_hung_timeout=20"
+    // With --execprog, `run` waits for SSH after starting QEMU. The lab has no sshd: the wait is
+    // bounded and the error says the VM is alive (serial log growing) and what to use instead.
+    let tools = try makeTempDir("execprog")
+    for f in ["syz-execprog", "syz-executor"] { _ = FileManager.default.createFile(atPath: tools + "/" + f, contents: Data("#!/bin/sh\n".utf8)) }
+    _ = FileManager.default.createFile(atPath: bundle + "/repro.syz", contents: Data("r0 = openat(0xffffffffffffff9c, 0x0, 0x0, 0x0)\n".utf8))
     let start = try BoundedProcess.run([
       "run", bundle, "--kernel", Self.kernel, "--initrd", Self.initrd, "--accel", "tcg", "--mem", "512", "--smp", "2",
-      "--ssh-port", String(Self.freePort()), "--append", append,
-    ])
-    #expect(start.status == 0, "\(start.stderr)")
+      "--ssh-port", String(Self.freePort()), "--append", append, "--execprog", tools, "--ssh-wait", "3",
+    ], seconds: 60)
+    #expect(start.status == 2, "\(start.stderr)")
+    #expect(start.stdout.contains("QEMU started"))
+    #expect(start.stderr.contains("did not answer within 3 s") && start.stderr.contains("serial log"), "\(start.stderr)")
     let pid = try #require(Int32(readText(bundle + "/qemu.pid").trimmingCharacters(in: .whitespacesAndNewlines)))
     let cmdline = readText("/proc/\(pid)/cmdline")
     #expect(cmdline.contains("qemu-system-x86_64") && cmdline.contains(bundle + "/qemu.pid"))
@@ -82,7 +90,7 @@ struct LabBootTests {
     let files = archive["archives"] as? [String] ?? []
     #expect(files.count == 2)
     let serialArchive = try #require(files.first { $0.contains("qemu-serial.panic.") })
-    #expect(readText(serialArchive).contains("blocked for more than 5 seconds"))
+    #expect(readText(serialArchive).contains("blocked for more than 20 seconds"))
     #expect(readText(files.first { $0.contains("watch_patterns.panic.") } ?? "").contains("INFO: task"))
 
     let stop = try BoundedProcess.run(["run", "--stop", bundle], seconds: 30)
