@@ -442,6 +442,12 @@ final class TaskDumpState {
       dump.endLine = number
       return true
     }
+    // Lines sched_show_task()/show_regs() print inside a dump: the kworker's `Workqueue:` line
+    // before the trace, and a user task's registers inside `<TASK>`.
+    if rest.has("Workqueue:") || (sawTrace && (rest.has("RIP: ") || rest.has("Code: ") || LineParsers.looksLikeRegisters(rest))) {
+      dump.endLine = number
+      return true
+    }
     return false
   }
 }
