@@ -106,7 +106,8 @@ struct AnalyzeCommand: ParsableCommand {
       }
       runOrFail { try source.forEachLine(progress: { bar.update($0) }) { parser.consume($0) } }
       parser.finish()
-      summary.addCounted(tracepoints: parser.countedTracepoints, vhostOps: parser.countedVhostOps)
+      summary.addCounted(
+        reports: parser.countedReports, tracepoints: parser.countedTracepoints, vhostOps: parser.countedVhostOps)
       bar.finish()
       summary.endFile(lineCount: parser.lineCount, truncatedLineCount: parser.truncatedLineCount)
     }
