@@ -248,7 +248,7 @@ extension Array where Element == Event {
     let dec = JSONDecoder()
     dec.keyDecodingStrategy = .convertFromSnakeCase
     for e in ev {
-      var b = JSONBuffer()
+      let b = JSONBuffer()
       b.event(e)
       let back = try dec.decode(Event.self, from: Data(b.bytes))
       #expect(back == e)

@@ -72,7 +72,7 @@ struct AnalyzeCommand: ParsableCommand {
     var titlesByPosition: [SourcePosition: String] = [:]
     let wantsHTML = html != nil
     let out = StdoutWriter()
-    var json = JSONBuffer()
+    let json = JSONBuffer()
     for path in inputs {
       let source = runOrFail { try LogSource.open(path) }
       summary.beginFile(path)
@@ -89,10 +89,10 @@ struct AnalyzeCommand: ParsableCommand {
         if !streaming, summary.isFull { parserRef?.isDetailed = false }
         if streaming {
           json.event(event)
-          json.bytes.append(0x0A)
-          if json.bytes.count > 1 << 16 {
-            out.write(json.bytes)
-            json.bytes.removeAll(keepingCapacity: true)
+          json.byte(0x0A)
+          if json.count > 1 << 16 {
+            json.withBytes { out.write($0) }
+            json.reset()
           }
         }
       }
@@ -121,7 +121,7 @@ struct AnalyzeCommand: ParsableCommand {
       Terminal.writeStderr("repro-analyze: wrote \(html)\n")
     }
     if output.jsonl {
-      out.write(json.bytes)
+      json.withBytes { out.write($0) }
     } else if output.json {
       let enc = JSONEncoder()
       enc.outputFormatting = [.sortedKeys, .prettyPrinted]
