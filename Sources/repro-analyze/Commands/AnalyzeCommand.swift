@@ -11,6 +11,7 @@ struct AnalyzeCommand: ParsableCommand {
       Example:
         repro-analyze analyze qemu-serial.panic.20261125-1201.log
         repro-analyze qemu-serial.log --jsonl | jq 'select(.kind=="report")'
+        repro-analyze analyze --summary runs/        # many logs, grouped by signature
       Exit status: 0 when the logs were read (findings or not), 1 when a finding matched
       --fail-on, 2 on usage or input errors.
       """
@@ -21,6 +22,7 @@ struct AnalyzeCommand: ParsableCommand {
 
   @OptionGroup var output: OutputOptions
   @OptionGroup var rulesOptions: RulesOptions
+  @OptionGroup(title: "Batch mode (many logs)") var batchOptions: BatchOptions
 
   @Option(name: .customLong("fail-on"), help: "Exit 1 when a report of this kind is found (any, hung_task, kasan, warning, …); repeatable.")
   var failOn: [String] = []
@@ -37,6 +39,7 @@ struct AnalyzeCommand: ParsableCommand {
   }
 
   func run() throws {
+    if try AnalyzeBatch.runIfRequested(arguments: files, options: batchOptions, output: output, rulesDirectory: rulesOptions.rules, failOn: failOn) { return }
     let rules = runOrFail { try IngestRules.shared(directory: try RulesDirectory.locate(explicit: rulesOptions.rules)) }
     let inputs = runOrFail { try InputList.expand(files) }
     var summary = LogSummary()
