@@ -141,7 +141,10 @@ enum FuzzChecks {
       }
     }
     let v = LineParsers.vhostLock(b)
-    if v.fields.contains(where: { $0.key.isEmpty }) { problems.append("vhost field with empty key") }
+    // Keys come from non-empty byte runs before `=`; decoded text never carries control bytes.
+    for f in v.fields where (f.key + f.value).utf8.contains(where: { $0 < 0x20 && $0 != 0x09 }) {
+      problems.append("control byte in vhost field \(f.key)")
+    }
     return problems
   }
 
