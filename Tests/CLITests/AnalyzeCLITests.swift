@@ -71,3 +71,49 @@ import Testing
     #expect(!v.stdout.isEmpty)
   }
 }
+
+@Suite struct AnalyzeIntegrationCLITests {
+  static let vmlinux612: String = {
+    let env = ProcessInfo.processInfo.environment
+    let cache = (env["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (env["HOME"] ?? "/root") + "/.cache")
+    return cache + "/repro-analyze/vmlinux-6.12/vmlinux"
+  }()
+
+  @Test func summaryCarriesSyzbotTitles() throws {
+    let r = try runCommand(["analyze", "--json", TestPaths.fixture("logs/lab/hung.log")])
+    #expect(r.status == 0)
+    let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+    let reports = try #require(obj["reports"] as? [[String: Any]])
+    #expect(reports.first?["title"] as? String == "INFO: task hung in lockhog_sleep_forever_d")
+    #expect(reports.first?["type"] as? String == "HANG")
+  }
+
+  @Test(.enabled(if: TestPaths.exists(vmlinux612), "needs the 6.12 lab vmlinux (make vmlinux)"))
+  func vmlinuxAddsSourceLinesAndInlineFrames() throws {
+    let r = try runCommand([
+      "analyze", "--no-cache", "--vmlinux", Self.vmlinux612, "--modules", TestPaths.fixture("elf"),
+      TestPaths.fixture("logs/lab-6.12/ld-vhost-hung.log"),
+    ], environment: ["NO_COLOR": "1"])
+    #expect(r.status == 0)
+    #expect(r.stdout.contains("lockhog_lock+0x64/0xa0 [lockhog] "))
+    #expect(r.stdout.contains("module/lockhog.c:63"))
+    #expect(r.stdout.contains("__mutex_lock_common ") && r.stdout.contains("[inline]"))
+  }
+
+  @Test(.enabled(if: TestPaths.exists(vmlinux612), "needs the 6.12 lab vmlinux (make vmlinux)"))
+  func wrongVmlinuxIsRefused() throws {
+    let r = try runCommand(["analyze", "--vmlinux", Self.vmlinux612, TestPaths.fixture("logs/lab/hung.log")])
+    #expect(r.status == 2)
+    #expect(r.stderr.contains("6.1.0-56-cloud-amd64"))
+  }
+
+  @Test func htmlReportIsWritten() throws {
+    let out = NSTemporaryDirectory() + "ra-\(UUID().uuidString).html"
+    defer { try? FileManager.default.removeItem(atPath: out) }
+    let r = try runCommand(["analyze", "--html", out, TestPaths.fixture("logs/lab/hung.log")])
+    #expect(r.status == 0)
+    let html = try String(contentsOfFile: out, encoding: .utf8)
+    #expect(html.contains("<svg"))
+    #expect(html.contains("INFO: task hung in lockhog_sleep_forever_d"))
+  }
+}

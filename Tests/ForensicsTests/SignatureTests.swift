@@ -58,7 +58,7 @@ import Testing
   }
 
   @Test func titleEngineHookOverridesTheHeadline() {
-    let s = rules.signature(of: report("INFO: task a:1 blocked", [])) { _ in "INFO: task hung in foo" }
+    let s = rules.signature(of: report("INFO: task a:1 blocked", []), title: "INFO: task hung in foo")
     #expect(s.title == "INFO: task hung in foo")
     #expect(s.titleSource == "title_engine")
   }

@@ -7,7 +7,7 @@ import Ingest
 /// The same bug on another build, KASLR slide, CPU or task gets the same signature; the hash is
 /// FNV-1a 64 over the UTF-8 of `title` and the frames joined by newlines, printed as 16 hex digits.
 public struct ReportSignature: Sendable, Hashable, Codable {
-  /// The title used in the signature (from `ReportTitler`, else the normalised headline).
+  /// The title used in the signature (the title engine's, else the normalised headline).
   public var title: String
   /// Where the title came from: `"title_engine"` or `"headline"`.
   public var titleSource: String
@@ -16,12 +16,6 @@ public struct ReportSignature: Sendable, Hashable, Codable {
   /// 16 hex digits; equal signatures mean "same bug" for grouping.
   public var hash: String
 }
-
-/// Gives a report its syzbot-style title, or nil to fall back to the normalised headline.
-///
-/// TITLE ENGINE HOOK: the title engine (Forensics/Title) plugs in here; until then batch mode
-/// passes nil and signatures use `SignatureRules.normalizedHeadline`.
-public typealias ReportTitler = @Sendable (CrashReport) -> String?
 
 /// Skip lists and the frame count, from `rules/signature.toml`.
 public struct SignatureRules: Sendable {
@@ -51,9 +45,9 @@ public struct SignatureRules: Sendable {
       skip: Set(t["skip"]?.strings ?? []))
   }
 
-  /// Builds the signature of `report`. `titler` is the title-engine hook (nil: headline).
-  public func signature(of report: CrashReport, titler: ReportTitler? = nil) -> ReportSignature {
-    let engineTitle = titler?(report)
+  /// Builds the signature of `report`. `title` is the title engine's syzbot-style title for it
+  /// (Forensics/Title); without one the normalised headline stands in.
+  public func signature(of report: CrashReport, title engineTitle: String? = nil) -> ReportSignature {
     let title = engineTitle ?? Self.normalizedHeadline(report.headline)
     let frames = guiltyStack(report)
     var h = FNV1a64()

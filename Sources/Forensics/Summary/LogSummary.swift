@@ -17,8 +17,10 @@ public struct LogSummary: Sendable, Codable {
   public struct ReportEntry: Sendable, Codable {
     public var report: CrashReport
     public var title: String?
+    public var altTitles: [String]?
     public var type: String?
     public var guiltyFrame: String?
+    public var guiltyFile: String?
     public var isCorrupted: Bool?
   }
 
@@ -60,12 +62,15 @@ public struct LogSummary: Sendable, Codable {
     files[files.count - 1].truncatedLineCount = truncatedLineCount
   }
 
-  public mutating func add(_ event: Event) {
+  public mutating func add(_ event: Event, title: TitledReport? = nil) {
     switch event {
     case .report(let r):
       reportCounts[r.kind.rawValue, default: 0] += 1
       if reports.count < maxReports {
-        reports.append(ReportEntry(report: r))
+        reports.append(
+          ReportEntry(
+            report: r, title: title?.title, altTitles: title?.altTitles, type: title?.type,
+            guiltyFrame: title?.frame, guiltyFile: title?.guiltyFile, isCorrupted: title?.isCorrupted))
       } else {
         omittedReportCount += 1
       }

@@ -117,11 +117,12 @@ public enum SummaryText {
         out += "\n"
       }
     }
-    let frames = r.frames.filter { $0.isReliable && !$0.isInline }
+    // Reliable frames, with the inline callers symbolization added (`[inline]`).
+    let frames = r.frames.filter { $0.isReliable }
     if !frames.isEmpty {
       out += "    stack:\n"
       for f in frames.prefix(maxFrames) {
-        let name = f.kernelText + (f.source.map { " " + $0 } ?? "")
+        let name = (f.isInline ? (f.function ?? "?") : f.kernelText) + (f.source.map { " " + $0 } ?? "") + (f.isInline ? " [inline]" : "")
         let isNoise = schedulerPrefixes.contains { f.function == $0 }
         let ctx = f.context == .task ? "" : " <\(f.context.rawValue)>"
         out += "      " + (isNoise ? style.dim(name) : name) + ctx + "  " + style.dim("line \(f.line)") + "\n"

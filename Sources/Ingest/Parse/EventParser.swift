@@ -19,6 +19,10 @@ public final class EventParser {
   /// registers or lock entries are decoded. `analyze` switches to it once its summary is full,
   /// so the rest of a huge log costs a boundary scan, not a full parse.
   public var isDetailed = true
+  /// When set, the raw lines of each detailed report (its own context only, at most 256 KiB)
+  /// are collected and passed here just before the report event is emitted — for analyses
+  /// that work on report text, such as the title engine.
+  public var onReportText: ((CrashReport, [UInt8]) -> Void)?
   private let sink: (Event) -> Void
 
   // Open state, keyed by caller id (ParsedPrefix.noCaller when the log has none).
@@ -28,6 +32,8 @@ public final class EventParser {
   private let inAllLocks = SmallMap<Bool>()
   private var ftrace: FtraceState?
   private var pendingFtrace: FtraceRecord?
+  /// The raw bytes of the line being consumed (valid only during `consume`).
+  private var currentLine = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
   /// Counts for summaries.
   public private(set) var lineCount = 0
   public private(set) var truncatedLineCount = 0
@@ -53,6 +59,7 @@ public final class EventParser {
     lineCount += 1
     if line.isTruncated { truncatedLineCount += 1 }
     let raw = line.bytes
+    currentLine = raw
     let pre = PrefixParser.parse(raw)
     let body = UnsafeBufferPointer(rebasing: raw[pre.bodyStart...])
     let key = pre.callerKey
@@ -75,6 +82,7 @@ public final class EventParser {
         if kind == .linuxVersion { closeAll() }
         emitMarker(kind, hit.body, hit.match, pre: pre, pos: pos)
         if kind == .endTrace, let r = reports.removeValue(forKey: key) ?? soleUnkeyedReport(key) {
+          if r.text != nil { r.appendText(raw) }
           r.report.endMarker = body.text(from: 0)
           r.report.endLine = number
           finishReport(r, truncated: false)
@@ -97,6 +105,7 @@ public final class EventParser {
     // 2. Inside an open report of this context.
     if let r = reports[key] {
       let keep = isDetailed ? r.consume(body, pre: pre, number: number, parser: self) : r.delimit(body, number: number)
+      if keep, r.text != nil { r.appendText(raw) }
       if keep && r.closed {
         reports[key] = nil
         finishReport(r, truncated: false)
@@ -143,7 +152,7 @@ public final class EventParser {
       return
     }
     if let d = dumps[key] {
-      if d.consume(body, number: number, max: maxFramesPerReport) { return }
+      if isDetailed ? d.consume(body, number: number, max: maxFramesPerReport) : d.delimit(body, number: number) { return }
       dumps[key] = nil
       sink(.taskDump(d.dump))
     }
@@ -169,7 +178,11 @@ public final class EventParser {
       return true
     }
     if let l = lockLists[key] {
-      if let e = LineParsers.heldLockEntry(body, line: number) {
+      if !isDetailed {
+        // Count-only: entries are recognised by shape, not decoded.
+        let t = body.skipSpaces(0)
+        if t + 1 < body.count, body[t] == 0x23, Bytes.isDigit(body[t + 1]) { return true }
+      } else if let e = LineParsers.heldLockEntry(body, line: number) {
         // Symbolized logs repeat an entry once per inline level: keep the first.
         if !l.list.locks.contains(where: { $0.index == e.index && $0.address == e.address }) {
           if l.list.locks.count < 4096 { l.list.locks.append(e) }
@@ -219,6 +232,10 @@ public final class EventParser {
     if kind == .lockdep { report.lockdep = LockdepDetails() }
     let state = ReportState(report: report, max: maxFramesPerReport, sanitizerEnd: rules.sanitizerEnd, callTrace: rules.callTrace)
     state.callerKey = key
+    if onReportText != nil && isDetailed {
+      state.text = []
+      state.appendText(currentLine)
+    }
     reports[key] = state
   }
 
@@ -251,6 +268,7 @@ public final class EventParser {
 
   private func finishReport(_ r: ReportState, truncated: Bool) {
     var report = r.report
+    if let cb = onReportText, let text = r.text { cb(report, text) }
     report.isTruncated = truncated
     if r.omitted > 0 { report.omittedFrameCount = r.omitted }
     sink(.report(report))
@@ -388,6 +406,21 @@ final class TaskDumpState {
   var context: StackContext = .task
   var sawTrace = false
 
+  /// Count-only: a dump goes on while lines look like stack lines.
+  func delimit(_ body: UnsafeBufferPointer<UInt8>, number: Int) -> Bool {
+    let t = body.skipSpaces(0)
+    guard t < body.count else { return false }
+    if body.has("</TASK>", at: t) {
+      dump.endLine = number
+      return false
+    }
+    if t > 0 || body[t] == 0x3C || body.has("Call Trace:", at: t) {
+      dump.endLine = number
+      return true
+    }
+    return false
+  }
+
   /// Returns false when the line does not belong to the dump (which then ends).
   func consume(_ body: UnsafeBufferPointer<UInt8>, number: Int, max: Int) -> Bool {
     let t = body.skipSpaces(0)
@@ -425,6 +458,16 @@ final class ReportState {
   var sawStackBacktrace = false
   var sawContextMarker = false
   var callerKey = ParsedPrefix.noCaller
+  /// Raw report lines for `EventParser.onReportText` (nil when not collected).
+  var text: [UInt8]?
+
+  func appendText(_ line: UnsafeBufferPointer<UInt8>) {
+    guard var t = text, t.count < 256 << 10 else { return }
+    text = nil  // keep the buffer uniquely referenced while appending
+    t.append(contentsOf: line)
+    t.append(0x0A)
+    text = t
+  }
   var inHeldLocks = false
   var lockdepExpect: LockdepExpect = .none
   var chainIndex = -1

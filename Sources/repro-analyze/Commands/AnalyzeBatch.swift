@@ -53,7 +53,13 @@ struct BatchRecord: Codable, Sendable {
   var kind: String
   var headline: String
   var title: String
+  /// `title_engine` (syzbot-style title) or `headline` (normalised headline: no title matched).
   var titleSource: String
+  var altTitles: [String]
+  /// syzbot crash type (`HANG`, `LOCKDEP`, …) from the title engine.
+  var type: String?
+  var guiltyFrame: String?
+  var isCorrupted: Bool
   var signature: String
   var stack: [String]
   var task: TaskRef?
@@ -80,16 +86,16 @@ enum AnalyzeBatch {
     let rules = runOrFail { try IngestRules.shared(directory: dir) }
     let signatureRules = runOrFail { try SignatureRules.load(directory: dir) }
     let inputs = runOrFail { try InputList.expand(arguments) }
-    // TITLE ENGINE HOOK: pass the title engine's titler here once it lands; nil = headline.
+    let titler = runOrFail { try Titler(rulesDirectory: dir) }
     try run(
       inputs: inputs, mode: mode, output: output, jobs: options.jobs, failOn: failOn, rules: rules,
-      signatureRules: signatureRules, titler: nil)
+      signatureRules: signatureRules, titler: titler)
     return true
   }
 
   static func run(
     inputs: [String], mode: BatchOptions.Mode, output: OutputOptions, jobs: Int?, failOn: [String],
-    rules: IngestRules, signatureRules: SignatureRules, titler: ReportTitler?
+    rules: IngestRules, signatureRules: SignatureRules, titler: Titler?
   ) throws {
     let out = StdoutWriter()
     let encoder = JSONEncoder()
@@ -145,22 +151,31 @@ enum AnalyzeBatch {
 
   /// Parses one log and turns its reports into records. Errors name the file.
   static func analyzeFile(
-    _ path: String, rules: IngestRules, signatureRules: SignatureRules, titler: ReportTitler?
+    _ path: String, rules: IngestRules, signatureRules: SignatureRules, titler: Titler?
   ) -> FileResult {
     var result = FileResult()
     do {
       let source = try LogSource.open(path)
       var index = 0
+      var titled: TitledReport?
       let parser = EventParser(rules: rules, file: path) { event in
         guard case .report(let r) = event else { return }
-        let sig = signatureRules.signature(of: r, titler: titler)
+        let sig = signatureRules.signature(of: r, title: titled?.title)
         result.records.append(
           BatchRecord(
             file: path, report: index, line: r.position.line, endLine: r.endLine,
             kind: r.kind.rawValue, headline: r.headline, title: sig.title,
-            titleSource: sig.titleSource, signature: sig.hash, stack: sig.frames, task: r.task,
+            titleSource: sig.titleSource, altTitles: titled?.altTitles ?? [], type: titled?.type,
+            guiltyFrame: titled?.frame, isCorrupted: titled?.isCorrupted ?? false,
+            signature: sig.hash, stack: sig.frames, task: r.task,
             frameCount: r.frames.count + (r.omittedFrameCount ?? 0), isTruncated: r.isTruncated))
         index += 1
+        titled = nil
+      }
+      if let titler {
+        // The title engine names each report from its own lines (syzbot-compatible titles),
+        // just before the parser emits the report event.
+        parser.onReportText = { _, text in titled = titler.reports(in: text).first }
       }
       try source.forEachLine { parser.consume($0) }
       parser.finish()

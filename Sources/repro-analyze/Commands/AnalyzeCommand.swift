@@ -22,6 +22,10 @@ struct AnalyzeCommand: ParsableCommand {
 
   @OptionGroup var output: OutputOptions
   @OptionGroup var rulesOptions: RulesOptions
+  @OptionGroup var symbols: SymbolOptions
+
+  @Option(name: .long, help: "Also write a self-contained HTML report (summary, stacks, lock graph, timeline, excerpt).")
+  var html: String?
   @OptionGroup(title: "Batch mode (many logs)") var batchOptions: BatchOptions
 
   @Option(name: .customLong("fail-on"), help: "Exit 1 when a report of this kind is found (any, hung_task, kasan, warning, …); repeatable.")
@@ -29,6 +33,31 @@ struct AnalyzeCommand: ParsableCommand {
 
   @Option(name: .customLong("max-frames"), help: "Frames shown per stack in the text summary.")
   var maxFrames = 10
+
+  /// Adds file:line and inline frames to the kept reports; refuses a vmlinux whose banner differs
+  /// from the log's `Linux version` line.
+  func symbolizeSummary(_ summary: inout LogSummary, vmlinux: String) throws {
+    let explicit = try symbols.kaslrOffset.map { s -> UInt64 in
+      let hex = s.hasPrefix("0x") ? String(s.dropFirst(2)) : s
+      guard let v = UInt64(hex, radix: 16) else { throw CLIError("--kaslr-offset '\(s)': not a hex number") }
+      return v
+    }
+    let sym = try Symbolizer(vmlinux: vmlinux, moduleDirectories: symbols.modules, kaslrOffset: explicit, useCache: !symbols.noCache)
+    if let banner = sym.banner {
+      for f in summary.files {
+        if let release = f.linuxVersion, !banner.hasPrefix("Linux version \(release) ") {
+          throw CLIError(
+            "\(f.path): the log's kernel is \(release) but \(vmlinux) is '\(banner.prefix(80))'\n  hint: pass the vmlinux of the kernel that produced this log (its build id must match)")
+        }
+      }
+    }
+    let offsets = Dictionary(summary.files.map { ($0.path, $0.kernelOffset) }, uniquingKeysWith: { a, _ in a })
+    _ = summary.symbolize(with: sym) { file in
+      if let explicit { return explicit }
+      guard let v = offsets[file] ?? nil else { return nil }
+      return v == "disabled" ? 0 : UInt64(v.dropFirst(2), radix: 16)
+    }
+  }
 
   func validate() throws {
     if files.isEmpty { throw ValidationError("give at least one log file, directory, or - for stdin") }
@@ -40,9 +69,15 @@ struct AnalyzeCommand: ParsableCommand {
 
   func run() throws {
     if try AnalyzeBatch.runIfRequested(arguments: files, options: batchOptions, output: output, rulesDirectory: rulesOptions.rules, failOn: failOn) { return }
-    let rules = runOrFail { try IngestRules.shared(directory: try RulesDirectory.locate(explicit: rulesOptions.rules)) }
+    let rulesDir = runOrFail { try RulesDirectory.locate(explicit: rulesOptions.rules) }
+    let rules = runOrFail { try IngestRules.shared(directory: rulesDir) }
+    let titler = runOrFail { try Titler(rulesDirectory: rulesDir) }
     let inputs = runOrFail { try InputList.expand(files) }
     var summary = LogSummary()
+    // Everything the HTML report needs (only collected with --html).
+    var allEvents: [Event] = []
+    var titlesByPosition: [SourcePosition: String] = [:]
+    let wantsHTML = html != nil
     let out = StdoutWriter()
     var json = JSONBuffer()
     for path in inputs {
@@ -52,8 +87,11 @@ struct AnalyzeCommand: ParsableCommand {
       let bar = ProgressBar(total: total, label: path, enabled: Terminal.stderrIsTTY && total > 64 << 20 && !source.isCompressed)
       let streaming = output.jsonl
       var parserRef: EventParser?
+      var pendingTitle: TitledReport?
       let parser = EventParser(rules: rules, file: path) { event in
-        summary.add(event)
+        summary.add(event, title: pendingTitle)
+        if wantsHTML { allEvents.append(event) }
+        pendingTitle = nil
         // Once the summary holds all the reports it will show, later ones are only counted.
         if !streaming, summary.isFull { parserRef?.isDetailed = false }
         if streaming {
@@ -66,11 +104,27 @@ struct AnalyzeCommand: ParsableCommand {
         }
       }
       parserRef = parser
+      if !streaming {
+        // Title the reports the summary keeps, from their own lines (syzbot-compatible titles).
+        parser.onReportText = { report, text in
+          pendingTitle = summary.reports.count < summary.maxReports || wantsHTML ? titler.reports(in: text).first : nil
+          if wantsHTML, let t = pendingTitle?.title { titlesByPosition[report.position] = t }
+        }
+      }
       runOrFail { try source.forEachLine(progress: { bar.update($0) }) { parser.consume($0) } }
       parser.finish()
       summary.addCounted(tracepoints: parser.countedTracepoints, vhostOps: parser.countedVhostOps)
       bar.finish()
       summary.endFile(lineCount: parser.lineCount, truncatedLineCount: parser.truncatedLineCount)
+    }
+    if let vmlinux = symbols.vmlinux, !output.jsonl {
+      runOrFail { try symbolizeSummary(&summary, vmlinux: vmlinux) }
+    }
+    if let html {
+      runOrFail {
+        try writeHTMLReport(events: allEvents, logPaths: inputs, rulesDirectory: rulesDir, to: html) { titlesByPosition[$0.position] }
+      }
+      Terminal.writeStderr("repro-analyze: wrote \(html)\n")
     }
     if output.jsonl {
       out.write(json.bytes)

@@ -1,0 +1,30 @@
+import Foundation
+import Forensics
+import Ingest
+
+/// Shared input handling for `locks`, `diff` and `excerpt`: read logs into events, load rules.
+enum ForensicsInput {
+  /// Parses one log (path or `-`) into events. Errors name the file.
+  static func events(_ path: String, rulesDirectory dir: String) throws -> [Event] {
+    let rules = try IngestRules.shared(directory: dir)
+    let src = try LogSource.open(path)
+    return try EventParser.parse(source: src, rules: rules)
+  }
+
+  static func lockRules(_ dir: String) throws -> LockRules {
+    try LockRules.load(rulesDirectory: dir)
+  }
+
+  /// Sorted keys, snake_case, pretty when a human may read it.
+  static func encoder(pretty: Bool = true) -> JSONEncoder {
+    let enc = JSONEncoder()
+    enc.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+    enc.keyEncodingStrategy = .convertToSnakeCase
+    return enc
+  }
+
+  static func printJSON<T: Encodable>(_ value: T) throws {
+    let data = try encoder().encode(value)
+    FileHandle.standardOutput.write(data + Data([10]))
+  }
+}
