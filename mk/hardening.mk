@@ -10,7 +10,7 @@
 # and FuzzRegressionTests replays it. Per-run statistics: .build-fuzz/logs/<target>.log.
 FUZZ_SCRATCH := .build-fuzz
 FUZZ_BIN := $(FUZZ_SCRATCH)/release/repro-fuzz
-FUZZ_TARGETS ?= lines frame lockdep task ftrace events jsonl xz
+FUZZ_TARGETS ?= lines frame lockdep task ftrace events jsonl xz title redact syzbot
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 6
 

@@ -1,3 +1,4 @@
+import Driver
 import Forensics
 import Foundation
 
@@ -32,10 +33,18 @@ enum FuzzTarget: String, CaseIterable {
   case jsonl
   /// The `.xz` reader (liblzma streaming decoder) on arbitrary bytes.
   case xz
+  /// The title engine (syzbot-style titles, report boundaries) on whole logs.
+  case title
+  /// The redactor, line by line: no newline added, idempotent.
+  case redact
+  /// The syzbot bug page parser (HTML + JSON forms, attachment and asset links).
+  case syzbot
 }
 
 nonisolated(unsafe) private var target: FuzzTarget = .events
 nonisolated(unsafe) private var rules: IngestRules?
+nonisolated(unsafe) private var titler: Titler?
+nonisolated(unsafe) private var redaction: RedactionRules?
 
 @_cdecl("LLVMFuzzerInitialize")
 public func fuzzInitialize(
@@ -49,7 +58,10 @@ public func fuzzInitialize(
   }
   target = t
   do {
-    rules = try IngestRules.load(directory: try RulesDirectory.locate())
+    let dir = try RulesDirectory.locate()
+    rules = try IngestRules.load(directory: dir)
+    if t == .title { titler = try Titler(rulesDirectory: dir) }
+    if t == .redact { redaction = try RedactionRules.load(rulesDirectory: dir) }
   } catch {
     say("repro-fuzz: \(error)\n")
     exit(2)
@@ -70,6 +82,9 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   case .events: problems = FuzzChecks.events(input, rules: rules!)
   case .jsonl: problems = FuzzChecks.jsonl(input, rules: rules!)
   case .xz: problems = FuzzChecks.xz(Array(input))
+  case .title: problems = ForensicsFuzzChecks.title(input, titler: titler!)
+  case .redact: problems = ForensicsFuzzChecks.redact(input, rules: redaction!)
+  case .syzbot: problems = DriverFuzzChecks.syzbotPage(input)
   }
   if !problems.isEmpty {
     // An invariant broke: report it and abort, so libFuzzer saves the input as a reproducer.
