@@ -109,4 +109,34 @@ import Testing
     #expect(r.status == 2)
     #expect(r.stderr.contains("/dev/null/x"))
   }
+
+  /// Bad `--vmlinux` arguments, for every command that symbolizes: exit 2, the path named,
+  /// and a hint saying what to pass instead. Never wrong file:line output. (`report --vmlinux`
+  /// only prints a note that it does not symbolize yet, so it is not listed.)
+  @Test(arguments: ["missing", "not-elf", "no-debug-info"], [["symbolize"], ["analyze"], ["symbolize", "--addrs", "0xffffffff81000000"]])
+  func badVmlinuxExitsTwoNamingIt(_ kind: String, _ command: [String]) throws {
+    let path = temp("vmlinux-\(kind)")
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let expected: String
+    switch kind {
+    case "missing":
+      expected = "cannot open"
+    case "not-elf":
+      // A bzImage-sized blob of noise: what a user gets by passing the wrong download.
+      var rng = SystemRandomNumberGenerator()
+      try Data((0..<65536).map { _ in UInt8.random(in: 0...255, using: &rng) }).write(to: URL(fileURLWithPath: path))
+      expected = "not an ELF file"
+    default:
+      // A real ELF without DWARF: a stripped copy of a system binary.
+      #expect(try runCommand(["-c", "cp /bin/true '\(path)' && strip '\(path)'"], executable: "/bin/sh").status == 0)
+      expected = "no DWARF"
+    }
+    var args = command + ["--vmlinux", path]
+    if !command.contains("--addrs") { args.append(hung) }
+    let r = try runCommand(args)
+    #expect(r.status == 2, "\(args)")
+    #expect(r.stderr.contains(path))
+    #expect(r.stderr.contains(expected), "\(r.stderr)")
+    #expect(r.stderr.contains("hint:"))
+  }
 }
