@@ -18,7 +18,7 @@ for t in "$@"; do
   FUZZ_TARGET=$t REPRO_ANALYZE_RULES=$PWD/rules ASAN_OPTIONS=detect_leaks=1 \
     "$bin" "$work" "Tests/Fuzz/corpus/$t" -max_total_time="$seconds" -timeout=10 \
     -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 \
-    -artifact_prefix="$scratch/artifacts/$t-" >"$log" 2>&1
+    -artifact_prefix="$scratch/artifacts/$t-" ${FUZZ_EXTRA:-} >"$log" 2>&1
   rc=$?
   runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
   eps=$(grep -oE 'stat::average_exec_per_sec: *[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
