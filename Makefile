@@ -5,8 +5,8 @@ SHARED ?= $(abspath ../shared)
 BIN_DEBUG := .build/debug/repro-analyze
 BIN := .build/release/repro-analyze
 # Debian packages the build and the tests need (C libraries, QEMU and peers for lab tests).
-APT_PACKAGES := pkg-config libdw-dev libpcre2-dev liblzma-dev elfutils qemu-system-x86 \
-  ripgrep llvm gcc xz-utils python3 curl
+APT_PACKAGES := pkg-config libdw-dev libpcre2-dev liblzma-dev zlib1g-dev elfutils qemu-system-x86 \
+  ripgrep llvm gcc xz-utils gzip python3 curl
 DEMO_LOG := Tests/Fixtures/logs/lab/hung.log
 # Feature-specific targets live in mk/*.mk; they may add to TEST_PREREQS (things `make test`
 # must prepare first, e.g. a decompressed vmlinux) and APT_PACKAGES.
@@ -47,7 +47,9 @@ completions: release
 	$(BIN) --generate-completion-script fish > out/completions/repro-analyze.fish
 
 man: deps
-	$(SWIFT) package --allow-writing-to-package-directory generate-manual --multi-page -o out/man
+	$(SWIFT) package --allow-writing-to-package-directory generate-manual --multi-page --configuration debug
+	mkdir -p out/man && cp .build/plugins/GenerateManual/outputs/repro-analyze/*.1 out/man/
+	@echo "man pages in out/man (try: man -l out/man/repro-analyze.1)"
 
 PREFIX ?= /usr/local
 install: release

@@ -18,8 +18,9 @@ let package = Package(
     .systemLibrary(name: "CDW", pkgConfig: "libdw", providers: [.apt(["libdw-dev"])]),
     .systemLibrary(name: "CLZMA", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
     .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
+    .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
     .target(
-      name: "Ingest", dependencies: ["CLZMA", "CPCRE2"],
+      name: "Ingest", dependencies: ["CLZMA", "CPCRE2", "CZlib"],
       // The parser's state lives in classes; dynamic exclusivity checks cost ~8% of ingest time
       // and guard nothing the single-threaded parser can violate.
       swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]

@@ -165,7 +165,17 @@ struct ExcerptTests {
     #expect(!text.contains("ffffffffc0"))
     #expect(!text.contains("ffff888"))
     #expect(result.redactions.count >= 8)
+    // Idempotent on the whole excerpt: a second pass with the same key changes nothing.
+    let again = Redactor(rules: try redactionRules(), key: Array("excerpt-test-key-1".utf8), keywords: ["project-bluebird"])
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    #expect(lines.map { again.redact($0) } == lines)
+    #expect(again.summary.isEmpty)
     #expect(try Self.headlines(text) == Self.headlines(original))
+    // … and to the same syzbot titles.
+    let titler = try Titler(rulesDirectory: TestPaths.root + "/rules")
+    let titlesBefore = titler.reports(in: Array(original.utf8)).map(\.title)
+    #expect(!titlesBefore.isEmpty)
+    #expect(titler.reports(in: Array(text.utf8)).map(\.title) == titlesBefore)
     // Same diagnosis after redaction (pseudonymous addresses, same tasks).
     let before = try lockCorrelator().analyze(try fixtureEvents(fixture))
     let rules = try IngestRules.shared(directory: TestPaths.root + "/rules")
@@ -184,12 +194,14 @@ struct ExcerptTests {
     #expect(a != c)
   }
 
-  @Test func capKeepsReportsAndMarksOmissions() throws {
+  @Test(arguments: [2048, 16 * 1024])
+  func capKeepsReportsFirstAndMarksOmissions(_ cap: Int) throws {
     let log = try String(contentsOfFile: TestPaths.fixture("logs/locks/ld-vhost.log"), encoding: .utf8)
-    let (text, result) = try Self.excerpt(log, key: Array("k".utf8), maxBytes: 16 * 1024)
-    #expect(text.utf8.count <= 16 * 1024)
+    let (text, result) = try Self.excerpt(log, key: Array("k".utf8), maxBytes: cap)
+    #expect(text.utf8.count <= cap)
     #expect(result.isCapped)
     #expect(text.contains("lines omitted"))
+    // The crash report (at the end of the log) wins over earlier lock lists and trace lines.
     #expect(text.contains("Kernel panic - not syncing: sysrq triggered crash"))
   }
 
@@ -198,6 +210,8 @@ struct ExcerptTests {
       LineRange(first: 10, last: 20, tier: 1), LineRange(first: 15, last: 30, tier: 2),
       LineRange(first: 31, last: 40, tier: 2), LineRange(first: 41, last: 41, tier: 1),
     ])
+    #expect(ExcerptPlanner.merge([LineRange(first: 1, last: 5, tier: 0), LineRange(first: 3, last: 9, tier: 1)])
+      == [LineRange(first: 1, last: 9, tier: 0)])
     // Overlap merges (the more important tier wins); mere adjacency of different tiers does not,
     // so tier-2 lines can still be dropped under the cap.
     #expect(

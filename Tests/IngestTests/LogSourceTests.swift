@@ -85,3 +85,32 @@ import Testing
     #expect(throws: IngestError.self) { try LogSource.open("/nonexistent/x.log") }
   }
 }
+
+@Suite struct GzipInputTests {
+  func lineTexts(_ path: String) throws -> [String] {
+    var out: [String] = []
+    try LogSource.open(path).forEachLine { out.append(String(decoding: $0.bytes, as: UTF8.self)) }
+    return out
+  }
+
+  @Test func gzipAndConcatenatedMembersDecodeLikeGzip() throws {
+    let plain = TestPaths.fixture("logs/lab/hung.log")
+    let gz = NSTemporaryDirectory() + "ra-\(UUID().uuidString).log.gz"
+    defer { try? FileManager.default.removeItem(atPath: gz) }
+    #expect(try runCommand(["-c", "gzip -c '\(plain)' > '\(gz)'; gzip -c '\(plain)' >> '\(gz)'"], executable: "/bin/sh").status == 0)
+    let once = try lineTexts(plain)
+    #expect(try lineTexts(gz) == once + once)
+  }
+
+  @Test func truncatedGzipIsAnErrorNamingTheFile() throws {
+    let plain = TestPaths.fixture("logs/lab/hung.log")
+    let gz = NSTemporaryDirectory() + "ra-\(UUID().uuidString).log.gz"
+    defer { try? FileManager.default.removeItem(atPath: gz) }
+    _ = try runCommand(["-c", "gzip -c '\(plain)' | head -c 4000 > '\(gz)'"], executable: "/bin/sh")
+    #expect {
+      try lineTexts(gz)
+    } throws: { e in
+      "\(e)".contains(gz) && "\(e)".contains("truncated")
+    }
+  }
+}

@@ -216,6 +216,13 @@ public struct RunComparer: Sendable {
     return counts
   }
 
+  /// The syzbot title of `r` from the title engine's reports of the same log, matched by the
+  /// header line; nil when the engine did not title that report (e.g. the panic that follows
+  /// hung-task reports, which syzbot folds into them).
+  public static func title(of r: CrashReport, in titled: [TitledReport]) -> String? {
+    titled.first(where: { $0.startLine == r.position.line })?.title
+  }
+
   /// syzbot-style `INFO: task hung in <frame>` for hung tasks (first frame outside the scheduler
   /// and lock primitives); other reports: the headline with numbers, addresses and offsets masked.
   public static func fallbackTitle(_ r: CrashReport, rules: LockRules) -> String {

@@ -19,10 +19,26 @@ public struct LockCorrelator: Sendable {
   public init(rules: LockRules) { self.rules = rules }
 
   public func analyze(_ events: [Event]) -> LockAnalysis {
-    var state = CorrelationState(rules: rules)
-    state.collect(events)
-    state.buildLocks()
-    return state.conclude()
+    var acc = LockEvidenceAccumulator(rules: rules)
+    for e in events { acc.add(e) }
+    return acc.finish()
+  }
+}
+
+/// Streaming form of `LockCorrelator.analyze`: feed events as the parser emits them, so a
+/// command never holds the whole event list (trace lines are kept as small operations).
+public struct LockEvidenceAccumulator {
+  var state: CorrelationState
+
+  public init(rules: LockRules) { state = CorrelationState(rules: rules) }
+
+  public mutating func add(_ event: Event) { state.add(event) }
+
+  public func finish() -> LockAnalysis {
+    var s = state
+    s.attachSplats()
+    s.buildLocks()
+    return s.conclude()
   }
 }
 
@@ -103,6 +119,7 @@ struct CorrelationState {
   var lockdepOff: Evidence?
   var pendingTraceOps: [(addr: UInt64, name: String?, op: TraceOp)] = []
   var heldLists: [HeldLockList] = []
+  var lastTraceTimestamp: Double?
 
   init(rules: LockRules) { self.rules = rules }
 
@@ -117,53 +134,55 @@ struct CorrelationState {
     return t
   }
 
-  mutating func collect(_ events: [Event]) {
-    // Splats first, so held lists printed inside them can be recognised.
-    for case .report(let r) in events where r.kind == .lockdep {
-      if let d = r.lockdep { splats.append((r, d)) }
+  /// Held lists printed inside a lockdep splat (the parser emits them before the splat ends).
+  mutating func attachSplats() {
+    for (pid, t) in tasks {
+      guard let l = t.heldList else { continue }
+      tasks[pid]!.heldListSplat = splats.first { s in
+        s.report.position.file == l.position.file && s.report.position.line <= l.position.line
+          && l.position.line <= s.report.endLine
+          && (s.details.task?.pid ?? s.report.task?.pid) == l.task.pid
+      }?.details
     }
-    for e in events {
-      switch e {
-      case .report(let r):
-        collectReport(r)
-      case .taskDump(let d):
-        sources.insert("sysrq")
-        guard let pid = d.info.pid else { continue }
-        var t = task(pid, comm: d.info.comm, rank: 1)
-        t.tgid = d.info.tgid ?? t.tgid
-        if let s = d.info.state { t.state = s }
-        let ev = Evidence(
-          file: d.position.file, line: d.position.line,
-          fact: "task dump: \(d.info.comm) state:\(d.info.state ?? "?")")
-        t.stateLine = ev
-        if !d.frames.isEmpty {
-          t.frames = d.frames
-          t.stackEvidence = ev
-        }
-        tasks[pid] = t
-      case .heldLocks(let l):
-        sources.insert("lockdep")
-        heldLists.append(l)
-        var t = task(l.task.pid, comm: l.task.comm, rank: 2)
-        t.heldList = l
-        t.heldListSplat = splats.first { s in
-          s.report.position.file == l.position.file && s.report.position.line <= l.position.line
-            && l.position.line <= s.report.endLine
-            && (s.details.task?.pid ?? s.report.task?.pid) == l.task.pid
-        }?.details
-        tasks[l.task.pid] = t
-      case .blocker(let b):
-        sources.insert("blocker")
-        var t = task(b.waiter.pid, comm: b.waiter.comm, rank: 3)
-        t.blocker = b
-        tasks[b.waiter.pid] = t
-        if let o = b.owner { tasks[o.pid] = task(o.pid, comm: o.comm, rank: 3) }
-      case .ftrace(let f):
-        collectTrace(f)
-      case .marker(let m):
-        if m.kind == .lockdepOff, lockdepOff == nil {
-          lockdepOff = Evidence(file: m.position.file, line: m.position.line, fact: m.text)
-        }
+  }
+
+  mutating func add(_ e: Event) {
+    switch e {
+    case .report(let r):
+      if r.kind == .lockdep, let d = r.lockdep { splats.append((r, d)) }
+      collectReport(r)
+    case .taskDump(let d):
+      sources.insert("sysrq")
+      guard let pid = d.info.pid else { return }
+      var t = task(pid, comm: d.info.comm, rank: 1)
+      t.tgid = d.info.tgid ?? t.tgid
+      if let s = d.info.state { t.state = s }
+      let ev = Evidence(
+        file: d.position.file, line: d.position.line,
+        fact: "task dump: \(d.info.comm) state:\(d.info.state ?? "?")")
+      t.stateLine = ev
+      if !d.frames.isEmpty {
+        t.frames = d.frames
+        t.stackEvidence = ev
+      }
+      tasks[pid] = t
+    case .heldLocks(let l):
+      sources.insert("lockdep")
+      heldLists.append(l)
+      var t = task(l.task.pid, comm: l.task.comm, rank: 2)
+      t.heldList = l
+      tasks[l.task.pid] = t
+    case .blocker(let b):
+      sources.insert("blocker")
+      var t = task(b.waiter.pid, comm: b.waiter.comm, rank: 3)
+      t.blocker = b
+      tasks[b.waiter.pid] = t
+      if let o = b.owner { tasks[o.pid] = task(o.pid, comm: o.comm, rank: 3) }
+    case .ftrace(let f):
+      collectTrace(f)
+    case .marker(let m):
+      if m.kind == .lockdepOff, lockdepOff == nil {
+        lockdepOff = Evidence(file: m.position.file, line: m.position.line, fact: m.text)
       }
     }
   }
@@ -190,6 +209,7 @@ struct CorrelationState {
   }
 
   mutating func collectTrace(_ f: FtraceRecord) {
+    lastTraceTimestamp = max(lastTraceTimestamp ?? f.timestamp, f.timestamp)
     guard let op = f.vhostLock ?? VhostLockText.parse(f.message) else { return }
     sources.insert("trace")
     let kind: TraceOp.Kind
@@ -329,23 +349,27 @@ struct CorrelationState {
   func read(_ frames: [Frame]) -> StackReading? {
     let usable = frames.filter { $0.isReliable && $0.function != nil }
     guard !usable.isEmpty else { return nil }
+    // Symbolized logs print inlined callees before the function they were inlined into
+    // (`__schedule_loop [inline]` before `schedule+0x..`): an inline frame is classified by
+    // that containing frame, and only real frames can be call sites (lockdep's `at:` is one).
+    var container = [String](repeating: "", count: usable.count)
+    var next = ""
+    for i in usable.indices.reversed() {
+      if !usable[i].isInline { next = baseSymbol(usable[i].function!) }
+      container[i] = next
+    }
     var primitive: LockRules.Primitive?
     var caller: Frame?
     var top: [String] = []
-    for f in usable {
-      let name = baseSymbol(f.function!)
+    for (i, f) in usable.enumerated() {
+      let name = container[i]
       if rules.isScheduler(name) { continue }
-      if top.count < 6 { top.append(f.kernelText) }
-      if caller != nil { continue }
       if let p = rules.primitive(for: name) {
-        primitive = p
+        if caller == nil { primitive = p }
         continue
       }
-      if f.isInline && primitive != nil {
-        // Inlined helpers inside the primitive (symbolized logs) are not the call site.
-        continue
-      }
-      caller = f
+      if top.count < 6 { top.append(f.isInline ? f.function! + " [inline]" : f.kernelText) }
+      if caller == nil && !f.isInline { caller = f }
     }
     return StackReading(primitive: primitive, caller: caller, top: top)
   }
@@ -440,12 +464,21 @@ struct CorrelationState {
     return s
   }
 
+  /// Hung, named by a blocker line, in D state inside a lock primitive, or — from the trace
+  /// alone — still waiting at least `traceOnlyWaitSeconds` before the trace's last event (a
+  /// shorter pending wait is normal lock traffic caught by the dump).
   func isBlocked(_ t: TaskRecord, waited: Int?) -> Bool {
     if t.hungSeconds != nil || t.blocker != nil { return true }
-    if waited != nil, let n = locks[waited!].pendingWaits[t.pid], n.kind == .wait { return true }
     if t.state == "D", t.reading?.primitive != nil { return true }
+    if let w = waited, let op = locks[w].pendingWaits[t.pid], let end = lastTraceTimestamp,
+      end - op.timestamp >= Self.traceOnlyWaitSeconds
+    {
+      return true
+    }
     return false
   }
+
+  static let traceOnlyWaitSeconds = 1.0
 
   func conclude() -> LockAnalysis {
     // Pass 1: what each task waits for.
@@ -498,6 +531,45 @@ struct CorrelationState {
         }
       }
     }
+    // Possible deadlocks through an unproven edge: t waits for something whose candidate
+    // holder (e.g. the vhost worker that must run a flush) is itself waiting, through proven
+    // edges, for t. The syzbot vhost_worker_killed hang has this shape (docs/locks.md).
+    for pid in blockedPids {
+      guard let r = results[pid], r.holder == nil else { continue }
+      for c in r.holderCandidates {
+        var path: [Int] = [c.pid]
+        var cur = results[c.pid]?.holder?.pid
+        while let x = cur, x != pid, path.count < 16, !path.contains(x) {
+          path.append(x)
+          cur = results[x]?.holder?.pid
+        }
+        guard cur == pid else { continue }
+        let ring = [pid] + path
+        let key = ring.sorted()
+        guard cycleKeys.insert(key).inserted else { continue }
+        let links = ring.enumerated().map { i, p in
+          ChainLink(
+            pid: p, comm: tasks[p]?.comm ?? "?", waitsOn: results[p]?.lock?.display,
+            heldBy: ring[(i + 1) % ring.count])
+        }
+        let ev = ring.flatMap { results[$0]?.evidenceDetail ?? [] } + c.evidence
+        var parts = [
+          "\(links[0].comm) (pid \(pid)) waits for \(links[0].waitsOn ?? "?") that \(c.comm) (pid \(c.pid)) must act on (not proven)"
+        ]
+        for (i, l) in links.enumerated().dropFirst() {
+          let next = links[(i + 1) % links.count]
+          parts.append("\(l.comm) (pid \(l.pid)) waits for \(l.waitsOn ?? "?"), held by \(next.comm) (pid \(next.pid))")
+        }
+        let text = parts.joined(separator: "; ")
+        cycles.append(
+          LockCycle(
+            kind: "possible", tasks: links, locks: links.map { $0.waitsOn ?? "?" }, isDeadlock: false,
+            evidence: Array(Set(ev.map(\.line))).sorted(), evidenceDetail: Array(Set(ev)).sorted(),
+            description:
+              "possible deadlock: \(text). Candidate edge because: \(c.why)"
+          ))
+      }
+    }
     for s in splats where !s.details.chain.isEmpty {
       let ordered = s.details.chain.sorted { $0.index < $1.index }
       var names: [String] = []
@@ -538,7 +610,7 @@ struct CorrelationState {
         holdings[node] = LockHolding(
           lock: r.lock ?? locks[node].identity(primitive: nil), holder: h, since: since,
           waiters: [pid], confidence: r.confidence,
-          evidence: r.evidenceDetail.filter { $0.fact.contains("acquire") || $0.fact.contains("holder") })
+          evidence: r.holderEvidence)
       }
     }
     var allNotes = notes
@@ -566,6 +638,18 @@ struct CorrelationState {
     var notes = w.notes
     for e in [t.hungEvidence, t.stackEvidence != t.hungEvidence ? t.stackEvidence : nil] {
       if let e { evidence.append(e) }
+    }
+    if t.reading == nil && t.blocker == nil {
+      notes.append(
+        w.node == nil
+          ? "no call trace for it in the log (or one in a format not parsed): what it waits for is unknown"
+          : "no call trace for it in the log: the wait is known from the trace only")
+    }
+    if t.hungSeconds == nil, let i = w.node, let op = locks[i].pendingWaits[t.pid],
+      let end = lastTraceTimestamp
+    {
+      let waited = Int(end - op.timestamp)
+      notes.append("still waiting \(waited) s (trace clock) when the trace ends")
     }
     var score: [Int: Int] = [:]
     var why: [Int: [Evidence]] = [:]
@@ -692,10 +776,11 @@ struct CorrelationState {
     // What this task holds (trace acquires without release, lockdep entries it does not wait on).
     var holds: [LockIdentity] = []
     for (i, n) in locks.enumerated() {
-      if n.traceHolder?.pid == t.pid { holds.append(n.identity(primitive: nil)) }
-      else if let la = n.lockdepAddress, w.node != i, t.heldListSplat == nil || true,
-        t.heldList?.locks.contains(where: { $0.address == la }) == true, t.reading != nil
-      {
+      // lockdep entries count as held only when the stack tells waiting from holding.
+      let listed =
+        n.lockdepAddress.map { la in t.heldList?.locks.contains { $0.address == la } ?? false }
+        ?? false
+      if n.traceHolder?.pid == t.pid || (listed && w.node != i && t.reading != nil) {
         holds.append(n.identity(primitive: nil))
       }
     }
@@ -703,12 +788,14 @@ struct CorrelationState {
     if lock == nil, let primitive { lock = LockIdentity(primitive: primitive) }
     var seen = Set<Evidence>()
     let detail = evidence.filter { seen.insert($0).inserted }.sorted()
-    return BlockedTask(
+    var result = BlockedTask(
       pid: t.pid, comm: t.comm, task: summary(t), primitive: primitive,
       waitSite: t.reading?.primitive != nil ? t.reading?.caller?.kernelText : nil, lock: lock,
       holder: holder, holderCandidates: candidates, holds: holds, chain: [], isInCycle: false,
       evidence: Array(Set(detail.map(\.line))).sorted(), evidenceDetail: detail,
       confidence: confidence, notes: notes)
+    if let h = holder { result.holderEvidence = (why[h.pid] ?? []).sorted() }
+    return result
   }
 }
 

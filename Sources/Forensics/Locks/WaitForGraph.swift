@@ -128,6 +128,8 @@ public struct BlockedTask: Sendable, Hashable, Codable {
   public var confidence: Confidence
   /// Gaps and contradictions, in words.
   public var notes: [String]
+  /// The evidence that names the holder (a subset of `evidenceDetail`; not encoded separately).
+  public var holderEvidence: [Evidence] = []
 
   private enum CodingKeys: String, CodingKey {
     case pid, comm, task, primitive, waitSite, lock, holder, holderCandidates, holds, chain,

@@ -4,8 +4,9 @@ import Ingest
 public struct LineRange: Sendable, Hashable, Codable {
   public var first: Int
   public var last: Int
-  /// 1 = must keep (reports, lock evidence, markers); 2 = nice to have (other trace lines,
-  /// D-state task dumps); tier 2 is dropped first when the excerpt would exceed its cap.
+  /// 0 = crash reports, 1 = lock evidence, held-lock lists, blocker lines and markers, 2 = nice
+  /// to have (vhost_lock trace lines, D-state task dumps). Under the cap, tier 2 is dropped
+  /// first, then tier 1; what is left is cut in file order.
   public var tier: Int
   public init(first: Int, last: Int, tier: Int) {
     self.first = first
@@ -19,30 +20,26 @@ public enum ExcerptPlanner {
   /// Crash reports, held-lock lists, blocker lines, lock evidence and markers (tier 1), blocked
   /// task dumps and vhost_lock trace lines (tier 2), each with `context` lines before it.
   public static func plan(events: [Event], lockEvidence: [Int] = [], context: Int = 3) -> [LineRange] {
-    var ranges: [LineRange] = []
-    func add(_ first: Int, _ last: Int, _ tier: Int, context c: Int = context) {
-      ranges.append(LineRange(first: max(1, first - c), last: max(first, last), tier: tier))
-    }
-    for e in events {
-      switch e {
-      case .report(let r):
-        add(r.position.line, r.endLine, 1)
-      case .heldLocks(let l):
-        add(l.position.line, l.locks.map(\.line).max() ?? l.position.line, 1, context: 0)
-      case .blocker(let b):
-        add(b.position.line, b.position.line, 1)
-      case .marker(let m):
-        add(m.position.line, m.position.line, 1, context: 0)
-      case .taskDump(let d):
-        if d.info.state == "D" { add(d.position.line, d.endLine, 2, context: 0) }
-      case .ftrace(let f):
-        if f.vhostLock != nil || f.message.contains("vhost_lock:") {
-          add(f.position.line, f.position.line, 2, context: 0)
-        }
-      }
-    }
-    for l in lockEvidence { add(l, l, 1, context: 0) }
+    var ranges = events.flatMap { self.ranges(for: $0, context: context) }
+    for l in lockEvidence { ranges.append(LineRange(first: l, last: l, tier: 1)) }
     return merge(ranges)
+  }
+
+  /// The lines one event asks for (streaming use: call per event, then `merge`).
+  public static func ranges(for e: Event, context: Int = 3) -> [LineRange] {
+    func r(_ first: Int, _ last: Int, _ tier: Int, context c: Int = context) -> [LineRange] {
+      [LineRange(first: max(1, first - c), last: max(first, last), tier: tier)]
+    }
+    switch e {
+    case .report(let x): return r(x.position.line, x.endLine, 0)
+    case .heldLocks(let l): return r(l.position.line, l.locks.map(\.line).max() ?? l.position.line, 1, context: 0)
+    case .blocker(let b): return r(b.position.line, b.position.line, 1)
+    case .marker(let m): return r(m.position.line, m.position.line, 1, context: 0)
+    case .taskDump(let d): return d.info.state == "D" ? r(d.position.line, d.endLine, 2, context: 0) : []
+    case .ftrace(let f):
+      return f.vhostLock != nil || f.message.contains("vhost_lock:")
+        ? r(f.position.line, f.position.line, 2, context: 0) : []
+    }
   }
 
   /// Sorts and merges overlapping or adjacent ranges (the merged tier is the more important).
@@ -89,8 +86,14 @@ public enum ExcerptWriter {
     }
     var chosen = plan
     var capped = false
-    if sizes.reduce(0, +) + header.utf8.count > maxBytes {
-      chosen = zip(plan, sizes).filter { $0.0.tier == 1 }.map(\.0)
+    // Drop the least important tier until the planned lines fit (reports always stay).
+    var budgetTier = 2
+    func plannedBytes(_ maxTier: Int) -> Int {
+      zip(plan, sizes).reduce(0) { $0 + ($1.0.tier <= maxTier ? $1.1 : 0) }
+    }
+    while budgetTier > 0 && plannedBytes(budgetTier) + header.utf8.count > maxBytes { budgetTier -= 1 }
+    if budgetTier < 2 {
+      chosen = plan.filter { $0.tier <= budgetTier }
       capped = chosen.count != plan.count
     }
     // Pass 2: write.

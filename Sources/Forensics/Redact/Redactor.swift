@@ -8,6 +8,8 @@ public struct RedactionRule: Sendable {
   public var kind: String
   public var pattern: PCRE2Pattern
   public var needs: [[UInt8]]
+  /// Compare `needs` against the lower-cased line.
+  public var needsIgnoreCase: Bool
   public var pseudonym: String
   public var text: String
   public var keepPrefix: [String]
@@ -39,6 +41,7 @@ public struct RedactionRules: Sendable {
         throw .rule(file: file, line: t.line, message: "[[rule]] needs 'kind' and 'regex'")
       }
       let gen = t["pseudonym"]?.string ?? "fixed"
+      let ignoreCase = t["needs_ignore_case"]?.bool ?? false
       guard generators.contains(gen) else {
         throw .rule(
           file: file, line: t.line,
@@ -47,7 +50,8 @@ public struct RedactionRules: Sendable {
       rules.append(
         RedactionRule(
           kind: kind, pattern: try PCRE2Pattern(regex, origin: origin),
-          needs: (t["needs"]?.strings ?? []).map { Array($0.utf8) }, pseudonym: gen,
+          needs: (t["needs"]?.strings ?? []).map { Array((ignoreCase ? $0.lowercased() : $0).utf8) },
+          needsIgnoreCase: ignoreCase, pseudonym: gen,
           text: t["text"]?.string ?? "<redacted>", keepPrefix: t["keep_prefix"]?.strings ?? [],
           keepSuffix: t["keep_suffix"]?.strings ?? [], keepExact: Set(t["keep_exact"]?.strings ?? []),
           origin: origin))
@@ -101,9 +105,21 @@ public final class Redactor {
   public func redact(line: UnsafeBufferPointer<UInt8>) -> [UInt8] {
     var cur = Array(line)
     for k in keywords where contains(cur, k) { cur = replaceLiteral(cur, k) }
+    // Literal prefilters first (memchr), the regex only on candidate lines; the lower-cased
+    // copy is made once per line, and only when a rule asks for it.
+    var lower: [UInt8]?
     for rule in rules.rules {
-      if !rule.needs.isEmpty && !rule.needs.contains(where: { contains(cur, $0) }) { continue }
+      if !rule.needs.isEmpty {
+        if rule.needsIgnoreCase {
+          if lower == nil { lower = cur.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 } }
+          if !rule.needs.contains(where: { contains(lower!, $0) }) { continue }
+        } else if !rule.needs.contains(where: { contains(cur, $0) }) {
+          continue
+        }
+      }
+      let before = cur.count
       cur = apply(rule, to: cur)
+      if cur.count != before || lower != nil { lower = nil }
     }
     return cur
   }

@@ -91,11 +91,12 @@ public enum HTMLReport {
     // A deadlock seen both as a wait-for cycle and as a lockdep report counts once.
     let cycles = input.locks.reduce(0) { $0 + $1.analysis.cycles.filter { $0.kind == "wait_for" }.count }
     let orderCycles = input.locks.reduce(0) { $0 + $1.analysis.cycles.filter { $0.kind == "lockdep" }.count }
+    let possible = input.locks.reduce(0) { $0 + $1.analysis.cycles.filter { $0.kind == "possible" }.count }
     h.raw("<section id=\"summary\"><h2>Summary</h2><div class=\"cards\">")
     for (label, value, bad) in [
       ("reports", reports.count, reports.count > 0), ("hung tasks", hung, hung > 0),
       ("blocked tasks", blocked, blocked > 0), ("deadlocks", cycles, cycles > 0),
-      ("lockdep order cycles", orderCycles, orderCycles > 0),
+      ("possible deadlocks", possible, possible > 0), ("lockdep order cycles", orderCycles, orderCycles > 0),
       ("trace lines", trace, false),
     ] {
       h.raw("<div class=\"card\(bad ? " bad" : "")\"><b>\(value)</b><span>\(label)</span></div>")

@@ -4,6 +4,7 @@ public enum IngestError: Error, Sendable, CustomStringConvertible, Equatable {
   case notAFile(path: String, what: String)
   case readFailed(path: String, reason: String)
   case xz(path: String, function: String, code: String, offset: Int)
+  case gzip(path: String, message: String, offset: Int)
   case rule(file: String, line: Int, message: String)
   case pcre2(pattern: String, offset: Int, message: String, origin: String)
 
@@ -18,6 +19,9 @@ public enum IngestError: Error, Sendable, CustomStringConvertible, Equatable {
     case .xz(let path, let function, let code, let offset):
       return
         "\(path): xz stream is corrupt or truncated (\(function) returned \(code) after \(offset) decompressed bytes)\n  hint: re-download the file; `xz -t \(path)` confirms the damage"
+    case .gzip(let path, let message, let offset):
+      return
+        "\(path): gzip stream is corrupt or truncated (\(message) after \(offset) decompressed bytes)\n  hint: re-download the file; `gzip -t \(path)` confirms the damage"
     case .rule(let file, let line, let message):
       return "\(file):\(line): \(message)\n  hint: fix the rule, then run the rules tests"
     case .pcre2(let pattern, let offset, let message, let origin):

@@ -102,26 +102,26 @@ public final class IngestRules: Sendable {
 
   /// Finds the header rule matching `body` (prefilter on the first bytes, then PCRE2).
   @inline(__always)
-  func matchHeader(_ body: UnsafeBufferPointer<UInt8>) -> (rule: Int, match: PCRE2Match, body: UnsafeBufferPointer<UInt8>)? {
+  func matchHeader(_ body: UnsafeBufferPointer<UInt8>, scratch: PCRE2Scratch) -> (rule: Int, match: PCRE2Match, body: UnsafeBufferPointer<UInt8>)? {
     guard let first = body.first else { return nil }
     let candidates = dispatch[Int(first)]
-    if !candidates.isEmpty, let m = tryRules(candidates, body) { return m }
+    if !candidates.isEmpty, let m = tryRules(candidates, body, scratch) { return m }
     // "rcu: INFO: ..." / "watchdog: BUG: ...": retry after a known tag.
     for tag in tags where tag[0] == first && startsWith(body, tag) {
       let rest = UnsafeBufferPointer(rebasing: body[tag.count...])
       guard let f = rest.first, !dispatch[Int(f)].isEmpty else { continue }
-      if let m = tryRules(dispatch[Int(f)], rest) { return m }
+      if let m = tryRules(dispatch[Int(f)], rest, scratch) { return m }
     }
     return nil
   }
 
   @inline(__always)
-  private func tryRules(_ candidates: [(literal: [UInt8], rule: Int)], _ body: UnsafeBufferPointer<UInt8>) -> (rule: Int, match: PCRE2Match, body: UnsafeBufferPointer<UInt8>)? {
+  private func tryRules(_ candidates: [(literal: [UInt8], rule: Int)], _ body: UnsafeBufferPointer<UInt8>, _ scratch: PCRE2Scratch) -> (rule: Int, match: PCRE2Match, body: UnsafeBufferPointer<UInt8>)? {
     var tried = -1
     for c in candidates where c.rule > tried && startsWith(body, c.literal) {
       // Candidates are in rule order; a rule listed under several literals is tried once.
       tried = c.rule
-      if let m = rules[c.rule].pattern.match(body) { return (c.rule, m, body) }
+      if let m = rules[c.rule].pattern.match(body, scratch: scratch) { return (c.rule, m, body) }
     }
     return nil
   }

@@ -37,11 +37,7 @@ struct AnalyzeCommand: ParsableCommand {
   /// Adds file:line and inline frames to the kept reports; refuses a vmlinux whose banner differs
   /// from the log's `Linux version` line.
   func symbolizeSummary(_ summary: inout LogSummary, vmlinux: String) throws {
-    let explicit = try symbols.kaslrOffset.map { s -> UInt64 in
-      let hex = s.hasPrefix("0x") ? String(s.dropFirst(2)) : s
-      guard let v = UInt64(hex, radix: 16) else { throw CLIError("--kaslr-offset '\(s)': not a hex number") }
-      return v
-    }
+    let explicit = try symbols.parsedKASLROffset()
     let sym = try Symbolizer(vmlinux: vmlinux, moduleDirectories: symbols.modules, kaslrOffset: explicit, useCache: !symbols.noCache)
     if let banner = sym.banner {
       for f in summary.files {
@@ -113,7 +109,8 @@ struct AnalyzeCommand: ParsableCommand {
       }
       runOrFail { try source.forEachLine(progress: { bar.update($0) }) { parser.consume($0) } }
       parser.finish()
-      summary.addCounted(tracepoints: parser.countedTracepoints, vhostOps: parser.countedVhostOps)
+      summary.addCounted(
+        reports: parser.countedReports, tracepoints: parser.countedTracepoints, vhostOps: parser.countedVhostOps)
       bar.finish()
       summary.endFile(lineCount: parser.lineCount, truncatedLineCount: parser.truncatedLineCount)
     }

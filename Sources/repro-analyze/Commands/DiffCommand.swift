@@ -9,10 +9,13 @@ struct DiffCommand: ParsableCommand {
     commandName: "diff",
     abstract: "Compare two logs or bundles: reports, stacks, lock graphs, tracepoint counts.",
     discussion: """
-      A bundle directory stands for its newest qemu-serial.panic.*.log, else qemu-serial.log,
-      else crash.log (syzbot's). Reports are matched by title; stacks are compared without
-      offsets and addresses; wait-for edges without pids.
-        repro-analyze diff repro/a9528028ab4ca83e8bac/crash.log repro/a9528028ab4ca83e8bac
+      A bundle directory stands for its newest qemu-serial.panic.*.log, else
+      qemu-serial.log, else crash.log (syzbot's). Reports are matched by
+      title; stacks are compared without offsets and addresses; wait-for
+      edges without pids.
+
+      Example:
+        repro-analyze diff repro/<extid>/crash.log repro/<extid>
       """)
 
   @Argument(help: "First log or bundle directory.") var a: String
@@ -27,7 +30,18 @@ struct DiffCommand: ParsableCommand {
       let pb = try Self.resolve(b)
       let ea = try ForensicsInput.events(pa, rulesDirectory: dir)
       let eb = try ForensicsInput.events(pb, rulesDirectory: dir)
-      let d = RunComparer(lockRules: try ForensicsInput.lockRules(dir)).compare(ea, eb)
+      // Titles from the title engine (per file), the comparer's own fallback otherwise.
+      let lockRules = try ForensicsInput.lockRules(dir)
+      var titledByFile: [String: [TitledReport]] = [:]  // A and B may be the same file
+      for p in [pa, pb] where titledByFile[p] == nil {
+        titledByFile[p] = try ForensicsInput.titledReports(p, rulesDirectory: dir)
+      }
+      let titled = titledByFile
+      let comparer = RunComparer(lockRules: lockRules) { r in
+        RunComparer.title(of: r, in: titled[r.position.file] ?? [])
+          ?? RunComparer.fallbackTitle(r, rules: lockRules)
+      }
+      let d = comparer.compare(ea, eb)
       if json {
         try ForensicsInput.printJSON(Document(a: pa, b: pb, diff: d))
       } else {

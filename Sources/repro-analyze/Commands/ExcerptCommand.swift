@@ -13,11 +13,15 @@ struct ExcerptCommand: ParsableCommand {
     commandName: "excerpt",
     abstract: "Write a redacted, size-capped excerpt of a log that is safe to share.",
     discussion: """
-      Keeps the crash reports, the lock evidence and a little context; replaces addresses, host
-      and user names, e-mails, UUIDs/serials, tokens, kernel pointers and the KASLR offset with
-      consistent pseudonyms (rules/redact.toml). With --key FILE the pseudonyms are the same
-      across excerpts (the file is created with a random key if missing; keep it private).
-        repro-analyze excerpt -o share.txt --key ~/.config/repro-analyze/excerpt.key qemu-serial.log
+      Keeps the crash reports, the lock evidence and a little context.
+      Replaces IP and MAC addresses, host and user names, e-mails,
+      UUIDs/serials, tokens, kernel pointers and the KASLR offset with
+      consistent pseudonyms (rules/redact.toml). With --key FILE the
+      pseudonyms are the same across excerpts; the file is created with a
+      random key if missing (keep it private). A summary goes to stderr.
+
+      Example:
+        repro-analyze excerpt --key ~/.excerpt.key -o share.txt serial.log
       """)
 
   @Argument(help: "Log file, or - for stdin.") var file: String
@@ -46,11 +50,17 @@ struct ExcerptCommand: ParsableCommand {
         if let stdinBytes { return LogSource.bytes(stdinBytes, name: "-") }
         return try LogSource.open(file)
       }
-      let events = try EventParser.parse(
-        source: try open(), rules: try IngestRules.shared(directory: dir))
-      let locks = LockCorrelator(rules: try ForensicsInput.lockRules(dir)).analyze(events)
+      // Events are consumed as they are parsed (ranges + compact lock evidence), not kept.
+      var acc = LockEvidenceAccumulator(rules: try ForensicsInput.lockRules(dir))
+      var ranges: [LineRange] = []
+      let context = self.context
+      try ForensicsInput.stream(try open(), file: file, rulesDirectory: dir) { e in
+        acc.add(e)
+        ranges += ExcerptPlanner.ranges(for: e, context: context)
+      }
+      let locks = acc.finish()
       let evidence = locks.blocked.flatMap(\.evidence) + locks.cycles.flatMap(\.evidence)
-      let plan = ExcerptPlanner.plan(events: events, lockEvidence: evidence, context: context)
+      let plan = ExcerptPlanner.merge(ranges + evidence.map { LineRange(first: $0, last: $0, tier: 1) })
       let name = redactor.redact(String(file.split(separator: "/").last ?? "-"))
       let header =
         "# repro-analyze excerpt of \(name): redacted with keyed pseudonyms (mapping not included)\n"

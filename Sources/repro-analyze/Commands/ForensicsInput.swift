@@ -11,6 +11,24 @@ enum ForensicsInput {
     return try EventParser.parse(source: src, rules: rules)
   }
 
+  /// Streams one log's events to `sink` without keeping them (memory stays with the consumer).
+  static func stream(_ source: LogSource, file: String, rulesDirectory dir: String, _ sink: @escaping (Event) -> Void) throws {
+    let rules = try IngestRules.shared(directory: dir)
+    let p = EventParser(rules: rules, file: file, sink: sink)
+    try source.forEachLine { p.consume($0) }
+    p.finish()
+  }
+
+  /// syzbot titles of the reports in a log (whole file read; nil title engine errors are fatal).
+  static func titledReports(_ path: String, rulesDirectory dir: String) throws -> [TitledReport] {
+    guard path != "-" else { return [] }
+    let titler = try Titler(rulesDirectory: dir)
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw ExcerptError("\(path): cannot read")
+    }
+    return titler.reports(in: [UInt8](data))
+  }
+
   static func lockRules(_ dir: String) throws -> LockRules {
     try LockRules.load(rulesDirectory: dir)
   }

@@ -9,11 +9,15 @@ struct LocksCommand: ParsableCommand {
     commandName: "locks",
     abstract: "Explain hung tasks: blocked task -> lock -> holder, chains, cycles, evidence.",
     discussion: """
-      Reads hung-task reports, lockdep held-lock lists and circular-dependency reports, blocker
-      lines ("blocked on a mutex likely owned by"), sysrq task dumps and vhost_lock: trace lines.
-      Several LOGs are read as one boot (e.g. a serial log and a separately saved trace);
-      use --each for unrelated logs.
-        repro-analyze locks repro/a9528028ab4ca83e8bac/qemu-serial.panic.*.log
+      Reads hung-task reports, lockdep held-lock lists and circular-dependency
+      reports, blocker lines ("blocked on a mutex likely owned by"), sysrq
+      task dumps and vhost_lock: trace lines. Several LOGs are read as one
+      boot (a serial log and a separately saved trace); use --each for
+      unrelated logs.
+
+      Example:
+        repro-analyze locks repro/<extid>/qemu-serial.log
+        repro-analyze locks --each repro/<extid>/qemu-serial.panic.*.log
       """)
 
   @Argument(help: "Log files, or - for stdin.") var files: [String]
@@ -29,15 +33,25 @@ struct LocksCommand: ParsableCommand {
       let correlator = LockCorrelator(rules: try ForensicsInput.lockRules(dir))
       let groups = each ? files.map { [$0] } : [files]
       var results: [(files: [String], analysis: LockAnalysis)] = []
-      var all: [Event] = []
+      var all: [Event] = []  // kept only for --html
+      let keep = html != nil
       for g in groups {
-        var events: [Event] = []
-        for f in g { events += try ForensicsInput.events(f, rulesDirectory: dir) }
-        results.append((g, correlator.analyze(events)))
-        all += events
+        var acc = LockEvidenceAccumulator(rules: correlator.rules)
+        for f in g {
+          try ForensicsInput.stream(try LogSource.open(f), file: f, rulesDirectory: dir) { e in
+            acc.add(e)
+            if keep { all.append(e) }
+          }
+        }
+        results.append((g, acc.finish()))
       }
       if let html {
-        try writeHTMLReport(events: all, logPaths: files, rulesDirectory: dir, to: html, asOneBoot: !each)
+        var titled: [String: [TitledReport]] = [:]
+        for f in files { titled[f] = try ForensicsInput.titledReports(f, rulesDirectory: dir) }
+        try writeHTMLReport(
+          events: all, logPaths: files, rulesDirectory: dir, to: html,
+          title: { r in RunComparer.title(of: r, in: titled[r.position.file] ?? []) },
+          asOneBoot: !each)
         Terminal.writeStderr("locks: wrote \(html)\n")
       }
       if json {
@@ -84,7 +98,7 @@ enum LockText {
           + "\(since); \(waited.count) task\(waited.count == 1 ? "" : "s") blocked on it"
           + (longest.map { " for \($0) s" } ?? "") + ": \(names) [confidence: \(h.confidence.rawValue)]")
       if let s = h.holder.sleepsIn {
-        line("  holder state \(h.holder.state ?? "?"), in \(s)")
+        line("  holder" + (h.holder.state.map { " state \($0)," } ?? "") + " in \(s)")
       }
     }
     if !a.holders.isEmpty { line() }
@@ -101,7 +115,7 @@ enum LockText {
       if let h = b.holder {
         line(
           "  held by " + style.yellow("\(h.comm) (pid \(h.pid))")
-            + " state \(h.state ?? "?")\(h.sleepsIn.map { ", in \($0)" } ?? "")"
+            + (h.state.map { " state \($0)" } ?? "") + (h.sleepsIn.map { ", in \($0)" } ?? "")
             + " [confidence: \(b.confidence.rawValue)]")
       } else if !b.holderCandidates.isEmpty {
         line("  holder not proven [confidence: \(b.confidence.rawValue)]; candidates:")

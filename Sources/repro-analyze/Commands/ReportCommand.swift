@@ -45,15 +45,18 @@ struct ReportCommand: ParsableCommand {
   }
 
   func run() throws {
-    let titler: Titler = runOrFail {
+    var titler: Titler = runOrFail {
       let dir = try RulesDirectory.locate(explicit: rules.rules)
       return try Titler(rulesDirectory: dir)
     }
-    if symbols.vmlinux != nil {
-      // The symbolizer hook (Titler.sourceResolver) is not wired to libdw yet: guilty files
-      // come from file:line annotations already present in the log.
-      Terminal.writeStderr(
-        "repro-analyze: note: --vmlinux is not used by 'report' yet; guilty files come from the log\n")
+    if let vmlinux = symbols.vmlinux {
+      // The guilty file then comes from the symbolized source of the guilty frame.
+      let offset = runOrFail { try symbols.parsedKASLROffset() }
+      let s = runOrFail {
+        try Symbolizer(
+          vmlinux: vmlinux, moduleDirectories: symbols.modules, kaslrOffset: offset, useCache: !symbols.noCache)
+      }
+      titler.sourceResolver = SharedSymbolizer(s).sourceResolver
     }
     let style = Style(enabled: Terminal.colorStdout)
     var totalBytes = 0
