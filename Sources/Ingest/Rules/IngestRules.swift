@@ -64,7 +64,7 @@ public final class IngestRules: Sendable {
       rules.append(
         HeaderRule(
           action: action, starts: starts.map { Array($0.utf8) },
-          pattern: try PCRE2Pattern(pattern, origin: origin), origin: origin))
+          pattern: try PCRE2Pattern(pattern, bytes: true, origin: origin), origin: origin))
     }
     var dispatch = [[(literal: [UInt8], rule: Int)]](repeating: [], count: 256)
     for (i, r) in rules.enumerated() {

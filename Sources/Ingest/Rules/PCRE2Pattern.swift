@@ -13,11 +13,14 @@ public final class PCRE2Pattern: @unchecked Sendable {
   public let captureCount: Int
 
   /// Compiles `pattern`; `origin` (e.g. `rules/ingest.toml:12`) is named in errors.
-  public init(_ pattern: String, caseless: Bool = false, origin: String = "pattern") throws(IngestError) {
+  /// `bytes`: match raw bytes (no UTF mode), so `.` and `\S` also match bytes that are not valid
+  /// UTF-8. Console lines carry such bytes in task names; in UTF mode they act as barriers and
+  /// a hung-task header with a binary comm would not match at all (fuzz finding).
+  public init(_ pattern: String, caseless: Bool = false, bytes: Bool = false, origin: String = "pattern") throws(IngestError) {
     self.pattern = pattern
     var errorCode: Int32 = 0
     var errorOffset: Int = 0
-    var options = UInt32(PCRE2_UTF | PCRE2_MATCH_INVALID_UTF)
+    var options = bytes ? 0 : UInt32(PCRE2_UTF | PCRE2_MATCH_INVALID_UTF)
     if caseless { options |= UInt32(PCRE2_CASELESS) }
     let compiled = pattern.withCString { p in
       pcre2_compile_8(

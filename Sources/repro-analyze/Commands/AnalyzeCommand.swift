@@ -11,6 +11,7 @@ struct AnalyzeCommand: ParsableCommand {
       Example:
         repro-analyze analyze qemu-serial.panic.20261125-1201.log
         repro-analyze qemu-serial.log --jsonl | jq 'select(.kind=="report")'
+        repro-analyze analyze --summary runs/        # many logs, grouped by signature
       Exit status: 0 when the logs were read (findings or not), 1 when a finding matched
       --fail-on, 2 on usage or input errors.
       """
@@ -25,6 +26,7 @@ struct AnalyzeCommand: ParsableCommand {
 
   @Option(name: .long, help: "Also write a self-contained HTML report (summary, stacks, lock graph, timeline, excerpt).")
   var html: String?
+  @OptionGroup(title: "Batch mode (many logs)") var batchOptions: BatchOptions
 
   @Option(name: .customLong("fail-on"), help: "Exit 1 when a report of this kind is found (any, hung_task, kasan, warning, …); repeatable.")
   var failOn: [String] = []
@@ -62,6 +64,7 @@ struct AnalyzeCommand: ParsableCommand {
   }
 
   func run() throws {
+    if try AnalyzeBatch.runIfRequested(arguments: files, options: batchOptions, output: output, rulesDirectory: rulesOptions.rules, failOn: failOn) { return }
     let rulesDir = runOrFail { try RulesDirectory.locate(explicit: rulesOptions.rules) }
     let rules = runOrFail { try IngestRules.shared(directory: rulesDir) }
     let titler = runOrFail { try Titler(rulesDirectory: rulesDir) }
