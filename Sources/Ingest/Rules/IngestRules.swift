@@ -18,7 +18,9 @@ public struct HeaderRule: Sendable {
 }
 
 /// The compiled contents of `rules/ingest.toml`. Loaded once per process and shared read-only.
-public final class IngestRules: Sendable {
+public final class IngestRules: @unchecked Sendable {
+  // SAFETY: all stored properties are immutable after init; `firstByteFlags` is written only
+  // in init and freed in deinit.
   public let rules: [HeaderRule]
   /// For each first byte, the (literal, rule index) pairs starting with it: the prefilter.
   let dispatch: [[(literal: [UInt8], rule: Int)]]
@@ -28,6 +30,9 @@ public final class IngestRules: Sendable {
   let ftraceStart: [[UInt8]]
   let ftraceEmpty: [[UInt8]]
   let sanitizerEnd: [UInt8]
+  /// Per first byte of a message body: bit 0 = some header literal starts with it, bit 1 = some
+  /// subsystem tag does. A flat table so the per-line check touches no Swift arrays.
+  let firstByteFlags: UnsafeMutablePointer<UInt8>
 
   public init(text: String, file: String) throws(IngestError) {
     let doc = try TOMLParser.parse(text, file: file)
@@ -80,7 +85,13 @@ public final class IngestRules: Sendable {
     ftraceStart = list("ftrace_start")
     ftraceEmpty = list("ftrace_empty")
     sanitizerEnd = Array((st["sanitizer_end"]?.string ?? "==================================================").utf8)
+    firstByteFlags = .allocate(capacity: 256)
+    firstByteFlags.initialize(repeating: 0, count: 256)
+    for b in 0..<256 where !dispatch[b].isEmpty { firstByteFlags[b] |= 1 }
+    for t in tags where !t.isEmpty { firstByteFlags[Int(t[0])] |= 2 }
   }
+
+  deinit { firstByteFlags.deallocate() }
 
   /// Loads `ingest.toml` from `directory` (see `RulesDirectory.locate`).
   public static func load(directory: String) throws(IngestError) -> IngestRules {
@@ -104,6 +115,8 @@ public final class IngestRules: Sendable {
   @inline(__always)
   func matchHeader(_ body: UnsafeBufferPointer<UInt8>, scratch: PCRE2Scratch) -> (rule: Int, match: PCRE2Match, body: UnsafeBufferPointer<UInt8>)? {
     guard let first = body.first else { return nil }
+    let flags = firstByteFlags[Int(first)]
+    if flags == 0 { return nil }
     let candidates = dispatch[Int(first)]
     if !candidates.isEmpty, let m = tryRules(candidates, body, scratch) { return m }
     // "rcu: INFO: ..." / "watchdog: BUG: ...": retry after a known tag.
