@@ -127,6 +127,27 @@ public final class JSONBuffer {
 
   func bool(_ v: Bool) { v ? raw("true") : raw("false") }
 
+  /// `[a,b,...]` with `each` writing one element.
+  @inline(__always) func array<T>(_ items: [T], _ each: (T) -> Void) {
+    byte(0x5B)
+    for (i, x) in items.enumerated() {
+      if i > 0 { byte(0x2C) }
+      each(x)
+    }
+    byte(0x5D)
+  }
+
+  /// `{"key":…,"value":…}` pairs (vhost fields, registers).
+  func keyValue(_ k: String, _ v: String) {
+    var f = true
+    byte(0x7B)
+    key("key", first: &f)
+    string(k)
+    key("value", first: &f)
+    string(v)
+    byte(0x7D)
+  }
+
   /// Writes `,"key":` (no comma before the first key); keys must be passed already sorted.
   @inline(__always) func key(_ k: StaticString, first: inout Bool) {
     reserve(k.utf8CodeUnitCount + 4)
@@ -259,12 +280,7 @@ extension JSONBuffer {
   }
 
   func frames(_ list: [Frame]) {
-    byte(0x5B)
-    for (i, fr) in list.enumerated() {
-      if i > 0 { byte(0x2C) }
-      frame(fr)
-    }
-    byte(0x5D)
+    array(list) { frame($0) }
   }
 
   func lock(_ l: HeldLock) {
@@ -303,12 +319,7 @@ extension JSONBuffer {
     key("is_system_dump", first: &f)
     bool(l.isSystemDump)
     key("locks", first: &f)
-    byte(0x5B)
-    for (i, x) in l.locks.enumerated() {
-      if i > 0 { byte(0x2C) }
-      lock(x)
-    }
-    byte(0x5D)
+    array(l.locks) { lock($0) }
     key("position", first: &f)
     position(l.position)
     key("task", first: &f)
@@ -361,12 +372,7 @@ extension JSONBuffer {
     position(r.position)
     if let s = r.stack {
       key("stack", first: &f)
-      byte(0x5B)
-      for (i, x) in s.enumerated() {
-        if i > 0 { byte(0x2C) }
-        string(x)
-      }
-      byte(0x5D)
+      array(s) { string($0) }
     }
     key("timestamp", first: &f)
     double(r.timestamp)
@@ -375,18 +381,7 @@ extension JSONBuffer {
       var g = true
       byte(0x7B)
       key("fields", first: &g)
-      byte(0x5B)
-      for (i, x) in v.fields.enumerated() {
-        if i > 0 { byte(0x2C) }
-        var h = true
-        byte(0x7B)
-        key("key", first: &h)
-        string(x.key)
-        key("value", first: &h)
-        string(x.value)
-        byte(0x7D)
-      }
-      byte(0x5D)
+      array(v.fields) { keyValue($0.key, $0.value) }
       if let l = v.lock {
         key("lock", first: &g)
         string(l)
@@ -541,12 +536,7 @@ extension JSONBuffer {
       }
       byte(0x5D)
       key("holding", first: &g)
-      byte(0x5B)
-      for (i, x) in l.holding.enumerated() {
-        if i > 0 { byte(0x2C) }
-        lock(x)
-      }
-      byte(0x5D)
+      array(l.holding) { lock($0) }
       key("is_deadlock", first: &g)
       bool(l.isDeadlock)
       if let t = l.task {
@@ -557,12 +547,7 @@ extension JSONBuffer {
     }
     if let m = r.modules {
       key("modules", first: &f)
-      byte(0x5B)
-      for (i, x) in m.enumerated() {
-        if i > 0 { byte(0x2C) }
-        string(x)
-      }
-      byte(0x5D)
+      array(m) { string($0) }
     }
     if let o = r.omittedFrameCount {
       key("omitted_frame_count", first: &f)
@@ -587,9 +572,7 @@ extension JSONBuffer {
     }
     byte(0x7D)
     key("registers", first: &f)
-    byte(0x5B)
-    for (i, x) in r.registers.enumerated() {
-      if i > 0 { byte(0x2C) }
+    array(r.registers) { x in
       var h = true
       byte(0x7B)
       key("name", first: &h)
@@ -598,7 +581,6 @@ extension JSONBuffer {
       string(x.value)
       byte(0x7D)
     }
-    byte(0x5D)
     if let ip = r.rip {
       key("rip", first: &f)
       var h = true
