@@ -47,7 +47,9 @@ completions: release
 	$(BIN) --generate-completion-script fish > out/completions/repro-analyze.fish
 
 man: deps
-	$(SWIFT) package --allow-writing-to-package-directory generate-manual --multi-page -o out/man
+	$(SWIFT) package --allow-writing-to-package-directory generate-manual --multi-page --configuration debug
+	mkdir -p out/man && cp .build/plugins/GenerateManual/outputs/repro-analyze/*.1 out/man/
+	@echo "man pages in out/man (try: man -l out/man/repro-analyze.1)"
 
 PREFIX ?= /usr/local
 install: release

@@ -1,6 +1,10 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 let package = Package(
   name: "repro-analyze",
   platforms: [.macOS(.v15)],
@@ -38,3 +42,15 @@ let package = Package(
     .testTarget(name: "CLITests", dependencies: ["repro-analyze", "TestSupport"]),
   ]
 )
+
+// libFuzzer harness (Tests/Fuzz/Harness): only in the package graph when REPRO_ANALYZE_FUZZ is
+// set, so normal builds and `swift test` never compile or link it. `make fuzz` builds it with
+// `-sanitize=fuzzer,address` in its own scratch path (.build-fuzz); see mk/hardening.mk.
+#if canImport(Glibc)
+  if getenv("REPRO_ANALYZE_FUZZ") != nil {
+    package.targets.append(
+      .executableTarget(
+        name: "repro-fuzz", dependencies: ["Ingest", "Forensics", "Driver"], path: "Tests/Fuzz/Harness"))
+    package.products.append(.executable(name: "repro-fuzz", targets: ["repro-fuzz"]))
+  }
+#endif

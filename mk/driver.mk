@@ -4,7 +4,7 @@ APT_PACKAGES += openssh-client
 
 # `make test-kernel-build`: prove build-kernel on a real tree — Debian's linux-source-6.12 with
 # the 6.12 lab's config (about 6 minutes on 2 idle cores). Not part of `make test`.
-KERNEL_BUILD_PACKAGES := linux-source-6.12 build-essential bc bison flex libelf-dev libssl-dev cpio
+KERNEL_BUILD_PACKAGES := linux-source-6.12 build-essential bc bison flex libelf-dev libssl-dev cpio time file
 KERNEL_CACHE ?= $(HOME)/.cache/repro-analyze
 KERNEL_TREE ?= $(KERNEL_CACHE)/linux-source-6.12
 KERNEL_OUT ?= $(KERNEL_CACHE)/localimage-6.12

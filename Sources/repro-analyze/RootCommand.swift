@@ -17,7 +17,6 @@ struct RootCommand: AsyncParsableCommand {
       AnalyzeCommand.self, ReportCommand.self, SymbolizeCommand.self, LocksCommand.self,
       DiffCommand.self, ExcerptCommand.self, PrepareCommand.self, RunCommand.self,
       WatchCommand.self, BuildKernelCommand.self, BenchCommand.self,
-      BenchSymbolizeCommand.self,
     ],
     defaultSubcommand: AnalyzeCommand.self
   )

@@ -38,7 +38,7 @@ final class FixtureServer {
       if port == nil { usleep(20_000) }
     }
     guard let port else {
-      process.terminate()
+      kill(process.processIdentifier, SIGKILL)
       throw FixtureError("serve.py did not start within 15 s (python3 missing?)")
     }
     self.port = port
@@ -48,7 +48,8 @@ final class FixtureServer {
 
   func stop() {
     if process.isRunning {
-      process.terminate()
+      // SIGKILL: children of the test runner inherit a signal mask that blocks SIGTERM.
+      kill(process.processIdentifier, SIGKILL)
       process.waitUntilExit()
     }
   }
@@ -72,7 +73,7 @@ final class FixtureServer {
   }
 
   func assetRequests(_ fragment: String = "") -> [Request] {
-    requests().filter { $0.path.contains("/syzbot-assets/") && $0.method == "GET" && $0.path.contains(fragment) }
+    requests().filter { $0.path.contains("/syzbot-assets/") && $0.method == "GET" && (fragment.isEmpty || $0.path.contains(fragment)) }
   }
 
   /// Expected sizes and hashes from site/manifest.json.

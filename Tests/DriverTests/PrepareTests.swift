@@ -37,7 +37,7 @@ struct PrepareTests {
       #expect(try sha256(bundle + "/" + name + ".xz") == a.sha256, "\(name).xz")
       #expect(try sha256(bundle + "/" + name) == a.decompressed_sha256, "\(name)")
     }
-    let leftovers = try FileManager.default.contentsOfDirectory(atPath: bundle).filter { $0.hasSuffix(".part") || $0.hasSuffix(".info") }
+    let leftovers = try FileManager.default.contentsOfDirectory(atPath: bundle).filter { $0.hasSuffix(".part") || $0.hasSuffix(".part.info") }
     #expect(leftovers.isEmpty, "leftover partial files: \(leftovers)")
   }
 

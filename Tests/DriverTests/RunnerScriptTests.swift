@@ -30,7 +30,15 @@ struct RunnerScriptTests {
 
   func runScript(_ b: (dir: String, bin: String), _ env: [String: String] = [:], withQEMU: Bool = true) throws -> (CommandResult, [String]) {
     var e = env
-    e["PATH"] = (withQEMU ? b.bin + ":" : "") + "/usr/bin:/bin"
+    if withQEMU {
+      e["PATH"] = b.bin + ":/usr/bin:/bin"
+    } else {
+      // Only the tools the script needs, so a real QEMU on the machine cannot be found.
+      let tools = b.dir + "/tools"
+      try? FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
+      try? FileManager.default.createSymbolicLink(atPath: tools + "/dirname", withDestinationPath: "/usr/bin/dirname")
+      e["PATH"] = tools
+    }
     let r = try runCommand([b.dir + "/run_qemu.sh"], executable: "/bin/bash", environment: e)
     let args = readText(b.bin + "/args").split(separator: "\n").map(String.init)
     return (r, args)
@@ -107,5 +115,38 @@ struct RunnerScriptTests {
     l.persist = true
     #expect(!l.arguments(bundle: "/b", accelerator: "kvm").contains("-snapshot"))
     #expect(l.arguments(bundle: "/b", accelerator: "kvm").contains("host"))
+  }
+}
+
+@Suite("execprog capture trimming")
+struct CaptureTrimTests {
+  @Test func keepsTheNewestBytesOnceTheCapIsExceededByAQuarter() throws {
+    let path = try makeTempDir("trim") + "/execprog_stream.log"
+    let text = (0..<1000).map { "line \($0)\n" }.joined()
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    try trimCapture(path, maxBytes: 8000)  // 8890 bytes < 8000 * 1.25: left alone
+    #expect(readText(path) == text)
+    try trimCapture(path, maxBytes: 1000)
+    let trimmed = readText(path)
+    #expect(trimmed.utf8.count == 1000 && text.hasSuffix(trimmed))
+    try trimCapture(path, maxBytes: 0)  // 0 = unlimited
+    #expect(readText(path) == trimmed)
+  }
+
+  @Test func sshCommandLinesAreBoundedAndNonInteractive() {
+    var t = SSHTarget(port: 10022)
+    t.identity = "/k"
+    let a = t.sshArguments("true")
+    #expect(a.first == "ssh" && a.contains("BatchMode=yes") && a.contains("ConnectTimeout=5") && a.suffix(3) == ["10022", "root@127.0.0.1", "true"])
+    #expect(t.scpArguments(["/a", "/b"], to: "/root/repro").suffix(3) == ["/a", "/b", "root@127.0.0.1:/root/repro/"])
+    #expect(SSHTarget.panicSettingsCommand.contains("sysctl -w kernel.$k=0") && SSHTarget.panicSettingsCommand.contains("/proc/sys/kernel/$k"))
+    let start = SSHTarget.execprogCommand(procs: 8, repeatCount: 1, remoteDir: "/root/repro")
+    #expect(start.contains("-procs=8") && start.contains("-repeat=1") && start.contains("-sandbox=none") && start.contains("> execprog.out"))
+  }
+
+  @Test func commandsWithAHardTimeoutAreKilled() {
+    let r = runWithTimeout(["sleep", "30"], seconds: 0.5)
+    #expect(r.timedOut && r.status == 124)
+    #expect(runWithTimeout(["true"], seconds: 5).status == 0)
   }
 }

@@ -104,3 +104,23 @@ struct SyzbotPageTests {
     #expect(Preparer.architecture(config: config) == arch)
   }
 }
+
+@Suite("MD5 for x-goog-hash")
+struct MD5Tests {
+  @Test(arguments: [0, 1, 55, 56, 63, 64, 65, 1000, 100_003])
+  func matchesCoreutils(length: Int) throws {
+    let dir = try makeTempDir("md5")
+    let path = dir + "/f"
+    let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 7) }
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    let ours = try MD5.file(path).map { String(format: "%02x", $0) }.joined()
+    let theirs = try runCommand([path], executable: "/usr/bin/md5sum").stdout.prefix(32)
+    #expect(ours == String(theirs))
+  }
+
+  @Test func googHashHeaderIsParsed() {
+    #expect(MD5.expected(fromGoogHash: "crc32c=n03x6A==,md5=1B2M2Y8AsgTpgAmY7PhCfg==")?.count == 16)
+    #expect(MD5.expected(fromGoogHash: "crc32c=n03x6A==") == nil)
+    #expect(MD5.expected(fromGoogHash: "md5=notbase64!") == nil)
+  }
+}

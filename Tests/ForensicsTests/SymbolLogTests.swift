@@ -111,6 +111,15 @@ struct SymbolLogTests {
     #expect(restored.joined(separator: "\n") == original)
   }
 
+  @Test func disabledKernelOffsetMeansZero() throws {
+    let s = try SymbolFixtures.symbolizer()
+    s.kaslrOffset = 0x1234
+    let (text, r) = try Self.rewrite(TestPaths.shared("lab-6.12/logs/ld-hung.log"), symbolizer: s)
+    #expect(s.kaslrOffset == 0)
+    #expect(r.kaslrSource == "Kernel Offset: line")
+    #expect(text.contains("__schedule+0x350/0x940 kernel/sched/core.c:6752"))
+  }
+
   @Test func explicitOffsetWins() throws {
     let s = try SymbolFixtures.symbolizer()
     let (_, r) = try Self.rewrite(TestPaths.shared("lab-6.12/logs/ld-hung.log"), symbolizer: s, offset: 0x1000)
@@ -126,7 +135,7 @@ struct SymbolLogTests {
     do {
       _ = try Self.rewrite(TestPaths.shared("lab/logs/hung.log"), symbolizer: s)
     } catch let e as SymbolizeError {
-      guard case .bannerMismatch(_, let logBanner, _, _) = e else {
+      guard case .bannerMismatch(_, _, let logBanner, _, _) = e else {
         Issue.record("expected a banner mismatch, got \(e)")
         return
       }

@@ -172,6 +172,13 @@ struct SymbolizerKernelTests {
     #expect(s.unresolvedModules == ["nosuchmod"])
   }
 
+  @Test func sharedSymbolizerGivesGuiltyFileLocations() throws {
+    let shared = SharedSymbolizer(try SymbolFixtures.symbolizer())
+    let f = Frame(function: "__schedule", offset: 0x350, size: 0x940)
+    #expect(shared.sourceResolver(f) == "kernel/sched/core.c:6752")
+    #expect(shared.sourceLocation(Frame(function: "no_such_function_x", offset: 1, size: 2)) == nil)
+  }
+
   @Test func bannerIsReadFromTheVmlinux() throws {
     let s = try SymbolFixtures.symbolizer(modules: false)
     #expect(s.banner?.hasPrefix("Linux version 6.12.117 (root@vm)") == true)
@@ -230,6 +237,36 @@ struct SymbolIndexTests {
     // An address in a unit the partial index lacks still resolves (from DWARF) and extends it.
     let sched = try #require(warm.locate(function: "__schedule", offset: 0x350, size: 0x940, module: nil))
     #expect(warm.symbolize(sched, isReturnAddress: true).first?.function == "context_switch")
+  }
+
+  /// A damaged index (truncated anywhere, or bytes flipped) never crashes or hangs a lookup;
+  /// when damage is structural the affected part is rebuilt from DWARF and answers stay right.
+  @Test func damagedIndexNeverCrashes() throws {
+    let vmlinux = try SymbolFixtures.requireVmlinux()
+    let dir = SymbolFixtures.tempDir("damaged")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let first = try Symbolizer(vmlinux: vmlinux, useCache: true, cacheDirectory: dir)
+    var rng = SplitMix(seed: 5)
+    let addrs = (0..<40).map { _ in 0xffff_ffff_8100_0000 + rng.next() % 0x80_0000 }
+    let answers = addrs.map { first.symbolize(address: $0) }
+    #expect(first.persistIndex() == nil)
+    let path = try #require(first.indexPath)
+    let good = try Data(contentsOf: URL(fileURLWithPath: path))
+    for cut in [8, 100, good.count / 3, good.count / 2, good.count - 9] {
+      try good.prefix(cut).write(to: URL(fileURLWithPath: path))
+      let s = try Symbolizer(vmlinux: vmlinux, useCache: true, cacheDirectory: dir)
+      #expect(addrs.map { s.symbolize(address: $0) } == answers, "truncated at \(cut)")
+    }
+    for k in 0..<8 {
+      var bad = good
+      for _ in 0..<64 {
+        let i = Int(rng.next() % UInt64(bad.count - 8)) + 8
+        bad[i] ^= UInt8(truncatingIfNeeded: rng.next() | 1)
+      }
+      try bad.write(to: URL(fileURLWithPath: path))
+      let s = try Symbolizer(vmlinux: vmlinux, useCache: true, cacheDirectory: dir)
+      #expect(addrs.allSatisfy { !s.symbolize(address: $0).isEmpty }, "flip round \(k)")
+    }
   }
 
   @Test func corruptIndexIsIgnored() throws {

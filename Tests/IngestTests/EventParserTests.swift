@@ -201,6 +201,33 @@ extension Array where Element == Event {
     #expect(lists[1].count == 2 && lists[1].locks.isEmpty)
   }
 
+  @Test func sysrqDumpKeepsFramesAcrossWorkqueueAndRegisterLines() throws {
+    let log = """
+      task:kworker/0:1     state:D stack:0 pid:11 ppid:2 flags:0x00004000
+      Workqueue: events vhost_flush_work
+      Call Trace:
+       <TASK>
+       __schedule+0x1/0x2
+       vhost_worker_flush+0x3/0x4
+       </TASK>
+      task:syz-executor    state:S stack:0 pid:12 ppid:1 flags:0x00000000
+      Call Trace:
+       <TASK>
+       __schedule+0x1/0x2
+       do_syscall_64+0x5/0x6
+      RIP: 0033:0x7efe38790a77
+      RSP: 002b:00007ffd7b1b5a48 EFLAGS: 00000246
+       </TASK>
+      after
+
+      """
+    let d = try events(log).dumps
+    #expect(d.count == 2)
+    #expect(d[0].frames.map(\.function) == ["__schedule", "vhost_worker_flush"])
+    #expect(d[1].frames.map(\.function) == ["__schedule", "do_syscall_64"])
+    #expect(d[1].endLine == 15)
+  }
+
   @Test func reportCutAtEndOfLogIsMarkedTruncated() throws {
     let log = """
       [ 1052.1][   T41] INFO: task p9:41 blocked for more than 143 seconds.
@@ -221,7 +248,7 @@ extension Array where Element == Event {
     let dec = JSONDecoder()
     dec.keyDecodingStrategy = .convertFromSnakeCase
     for e in ev {
-      var b = JSONBuffer()
+      let b = JSONBuffer()
       b.event(e)
       let back = try dec.decode(Event.self, from: Data(b.bytes))
       #expect(back == e)

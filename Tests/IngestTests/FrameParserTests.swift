@@ -30,6 +30,7 @@ import Testing
     Row(line: " lockhog_unlock.constprop.0+0x50/0x50 [lockhog]", function: "lockhog_unlock.constprop.0", offset: 0x50, size: 0x50, module: "lockhog"),
     Row(line: " __schedule (kernel/sched/core.c:4272 kernel/sched/core.c:5019)", function: "__schedule", source: "kernel/sched/core.c:4272 kernel/sched/core.c:5019"),
     Row(line: " dump_stack_lvl+0x44/0x5c", function: "dump_stack_lvl", offset: 0x44, size: 0x5c),
+    Row(line: "[c0000000012a3b40] [c000000000f1e2d0] dump_stack+0xb4/0x100 (unreliable)", function: "dump_stack", offset: 0xb4, size: 0x100, address: 0xc000000000f1e2d0),
   ]
 
   @Test(arguments: rows)

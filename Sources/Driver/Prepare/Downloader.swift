@@ -129,7 +129,7 @@ final class Downloader {
         onHead: { head in state.accept(head) },
         sink: { [reporter] data in
           try state.write(data)
-          reporter.progress(state.written)
+          reporter.progress(state.written, total: state.expectedTotal)
         })
       state.closeFile()
       reporter.endProgress()
@@ -164,6 +164,22 @@ final class Downloader {
               hint: "run the same command again; if it persists, report the URL")
           }
           continue
+        }
+        // GCS (the syzbot-assets bucket) states the whole object's MD5 in x-goog-hash, on 200
+        // and 206 alike: check the assembled file before it gets its final name.
+        if let expected = state.expectedMD5 {
+          let got = try MD5.file(part)
+          guard got == expected else {
+            Posix.remove(part)
+            Posix.remove(info)
+            failures += 1
+            guard failures <= policy.retries else {
+              throw DriverError("\(urlString): downloaded \(size) bytes but their MD5 does not match the server's x-goog-hash",
+                hint: "run the same command again; if it persists, the object or a proxy is corrupting it")
+            }
+            reporter.note("\(label): MD5 mismatch, downloading again")
+            continue
+          }
         }
         try Posix.renameFile(part, destination)
         Posix.remove(info)
@@ -271,6 +287,7 @@ private final class TransferState: @unchecked Sendable {
   var rangeTotal: Int?
   var error: DriverError?
   var mustRestart = false
+  var expectedMD5: [UInt8]?
 
   init(part: String, info: String, url: String, resumeOffset: Int) {
     self.part = part
@@ -281,6 +298,7 @@ private final class TransferState: @unchecked Sendable {
 
   /// Decides from the status and headers whether to append, start over, or take no body.
   func accept(_ head: HTTPResponseHead) -> Bool {
+    expectedMD5 = MD5.expected(fromGoogHash: head["x-goog-hash"])
     switch head.status {
     case 206:
       guard let cr = head["content-range"], let (start, total) = Self.parseContentRange(cr),

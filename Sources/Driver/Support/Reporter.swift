@@ -44,8 +44,9 @@ public final class Reporter: @unchecked Sendable {
   }
 
   /// Redraws the bar at most 10 times a second; silent when stderr is not a terminal.
-  public func progress(_ done: Int) {
+  public func progress(_ done: Int, total: Int? = nil) {
     guard isTTY, !isQuiet else { return }
+    if let total { barTotal = total }
     let now = Posix.monotonicSeconds()
     guard now - lastDraw >= 0.1 else { return }
     lastDraw = now

@@ -87,6 +87,8 @@ public final class Watcher {
   private var sessionMatches: [UInt8] = []
   private var incident: Incident?
   private var lastGrowth = 0.0
+  /// Read buffer, reused: the log is polled 50 times a second.
+  private var chunk = [UInt8](repeating: 0, count: 1 << 20)
   public private(set) var archivesWritten: [[String]] = []
 
   struct Incident {
@@ -115,6 +117,13 @@ public final class Watcher {
 
   public func run() throws(DriverError) {
     let started = Posix.monotonicSeconds()
+    guard Posix.isDirectory(options.outputDirectory) else {
+      throw DriverError("\(options.outputDirectory): no such directory (watching \(options.logPath))",
+        hint: "pass a bundle directory or the path of a serial log in an existing directory")
+    }
+    if Posix.isDirectory(options.logPath) {
+      throw DriverError("\(options.logPath): is a directory, not a log", hint: "pass the bundle directory itself or a log file")
+    }
     let watchLog = options.outputDirectory + "/" + BundleFiles.watchLog
     watchLogFD = open(watchLog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
     guard watchLogFD >= 0 else { throw .io(watchLog, "cannot open for appending", errno: errno) }
@@ -207,7 +216,6 @@ public final class Watcher {
   }
 
   private func readNewBytes() throws(DriverError) {
-    var chunk = [UInt8](repeating: 0, count: 1 << 20)
     while true {
       let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
       if n < 0 {

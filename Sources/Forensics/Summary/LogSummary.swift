@@ -102,7 +102,11 @@ public struct LogSummary: Sendable, Codable {
   }
 
   /// Adds tallies a count-only parser gathered without emitting ftrace events.
-  public mutating func addCounted(tracepoints: [String: Int], vhostOps: [String: Int]) {
+  public mutating func addCounted(reports: [ReportKind: Int] = [:], tracepoints: [String: Int], vhostOps: [String: Int]) {
+    for (k, v) in reports {
+      reportCounts[k.rawValue, default: 0] += v
+      omittedReportCount += v
+    }
     for (k, v) in tracepoints {
       self.tracepoints[k, default: 0] += v
       ftraceRecordCount += v

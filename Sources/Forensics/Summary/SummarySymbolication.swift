@@ -21,11 +21,11 @@ extension LogSummary {
         resolved += 1
         for inl in chain.dropLast() {
           var g = Frame(function: inl.function, isReliable: f.isReliable, isInline: true, context: f.context, line: f.line)
-          g.source = inl.file.map { "\($0):\(inl.line)" }
+          g.source = symbolizer.displayPath(inl).map { "\($0):\(inl.line)" }
           out.append(g)
         }
         var g = f
-        g.source = outer.file.map { "\($0):\(outer.line)" }
+        g.source = symbolizer.displayPath(outer).map { "\($0):\(outer.line)" }
         out.append(g)
       }
       reports[i].report.frames = out

@@ -68,18 +68,33 @@ final class DebugImage {
     if let u = units[offset] { return u }
     var u = cached?.unit(at: offset)
     if u == nil {
-      u = try? dwarfModule().decodeUnit(offset: offset)
+      u = try? dwarfModule().decodeUnit(offset: offset, expandAll: false)
       if u != nil { freshlyDecoded.append(offset) }
     }
     if let u { units[offset] = u }
     return u
   }
 
+  /// The unit at `offset` with the function covering `address` decoded.
+  private func expandedUnit(at offset: UInt64, for address: UInt64) -> UnitIndex? {
+    guard var u = unit(at: offset) else { return nil }
+    if let root = u.unexpandedRoot(containing: address), let m = try? dwarfModule() {
+      units[offset] = nil  // uniquely referenced while it grows
+      m.expand(&u, node: root)
+      units[offset] = u
+      isDirty = true
+    }
+    return u
+  }
+
+  /// Set when this run added anything the index does not have.
+  private var isDirty = false
+
   /// True when this image was opened from a warm-start index.
   var isWarm: Bool { cached != nil }
 
   /// True when there is no index yet or this run decoded units the index lacks.
-  var needsPersist: Bool { cached == nil || !freshlyDecoded.isEmpty }
+  var needsPersist: Bool { cached == nil || !freshlyDecoded.isEmpty || isDirty }
 
   /// Every unit known: decoded in this run or present in the index (for writing the index).
   func allKnownUnits() -> [UInt64: UnitIndex] {
@@ -92,47 +107,65 @@ final class DebugImage {
     return all
   }
 
-  /// Decodes every compile unit of the image.
+  /// Decodes every compile unit of the image, every function body included.
   func decodeAllUnits() throws {
-    let missing = try allUnitOffsets().filter { units[$0] == nil }
-    decodeInParallel(missing)
+    let all = try allUnitOffsets()
+    decodeInParallel(all.filter { units[$0] == nil && cached?.hasUnit($0) != true }, addresses: [:], expandAll: true)
+    // Units decoded lazily earlier or taken from a partial index: expand what is left.
+    for o in all {
+      guard var u = unit(at: o), !u.isFullyExpanded else { continue }
+      units[o] = nil
+      let m = try dwarfModule()
+      for (i, n) in u.nodes.enumerated() where n.firstChild == ScopeNode.unexpanded {
+        m.expand(&u, node: Int32(i))
+      }
+      units[o] = u
+      isDirty = true
+    }
   }
 
   /// Batch mode: decodes, up front and on all cores, the units that `addresses` fall into and
-  /// that are neither decoded nor in the index. Lookups afterwards are pure table walks.
+  /// the functions covering them, when neither decoded nor in the index. Lookups afterwards are
+  /// pure table walks.
   func prefetch(_ addresses: [UInt64]) {
-    var need = Set<UInt64>()
+    var need: [UInt64: [UInt64]] = [:]
     for a in addresses {
       guard let u = unitOffset(containing: a), units[u] == nil, cached?.hasUnit(u) != true else {
         continue
       }
-      need.insert(u)
+      need[u, default: []].append(a)
     }
-    decodeInParallel(need.sorted())
+    decodeInParallel(need.keys.sorted(), addresses: need, expandAll: false)
   }
 
   /// Each worker owns its own libdw session (libdw handles are not shared across threads);
   /// worker 0 reuses this image's. Units are dealt round-robin so large and small ones mix.
-  private func decodeInParallel(_ offsets: [UInt64]) {
+  private func decodeInParallel(_ offsets: [UInt64], addresses: [UInt64: [UInt64]], expandAll: Bool) {
     let workers = min(ProcessInfo.processInfo.activeProcessorCount, 4)
-    guard offsets.count >= 16, workers > 1, let first = try? dwarfModule() else {
-      for o in offsets { _ = unit(at: o) }
-      return
-    }
+    guard let first = try? dwarfModule() else { return }
     // SAFETY: worker 0 is the only user of `first` while the workers run; the other workers
     // open private modules. The image's own state is touched only after they finish.
     nonisolated(unsafe) let shared = first
     let path = self.path
     let name = self.name
     let results = Mutex<[(UInt64, UnitIndex)]>([])
-    DispatchQueue.concurrentPerform(iterations: workers) { w in
+    let work: @Sendable (Int, Int) -> Void = { w, stride in
       let m: DwarfModule? = w == 0 ? shared : try? DwarfModule(path: path, name: name)
       guard let m else { return }
       var local: [(UInt64, UnitIndex)] = []
-      for i in stride(from: w, to: offsets.count, by: workers) {
-        if let u = try? m.decodeUnit(offset: offsets[i]) { local.append((offsets[i], u)) }
+      for i in Swift.stride(from: w, to: offsets.count, by: stride) {
+        guard var u = try? m.decodeUnit(offset: offsets[i], expandAll: expandAll) else { continue }
+        for a in addresses[offsets[i]] ?? [] {
+          if let root = u.unexpandedRoot(containing: a) { m.expand(&u, node: root) }
+        }
+        local.append((offsets[i], u))
       }
       results.withLock { $0.append(contentsOf: local) }
+    }
+    if offsets.count >= 16 && workers > 1 {
+      DispatchQueue.concurrentPerform(iterations: workers) { w in work(w, workers) }
+    } else {
+      work(0, 1)
     }
     for (o, u) in results.withLock({ $0 }) where units[o] == nil {
       units[o] = u
@@ -161,14 +194,14 @@ final class DebugImage {
     if let hit = memo[address] { return hit }
     lookupCount += 1
     var out: [SymbolizedFrame] = []
-    if let offset = unitOffset(containing: address), let u = unit(at: offset) {
+    if let offset = unitOffset(containing: address), let u = expandedUnit(at: offset, for: address) {
       let raw = u.lookup(address)
       out.reserveCapacity(raw.count)
       for (i, f) in raw.enumerated() {
         out.append(
           SymbolizedFrame(
             function: u.string(at: f.name) ?? "??", file: u.string(at: f.file), line: Int(f.line),
-            column: Int(f.column), isInlined: i + 1 < raw.count))
+            column: Int(f.column), isInlined: i + 1 < raw.count, compilationDirectory: u.compDirString))
       }
     }
     if out.isEmpty {

@@ -261,8 +261,10 @@ final class DwarfModule {
   // MARK: - Decoding one unit
 
   /// Decodes the line table and the subprogram / inlined-subroutine tree of the unit whose CU
-  /// DIE is at `offset` into a `UnitIndex`.
-  func decodeUnit(offset: UInt64) throws -> UnitIndex {
+  /// DIE is at `offset` into a `UnitIndex`. With `expandAll` false, only the top-level
+  /// subprograms are recorded and their bodies (inlined calls) are left for `expand`, done the
+  /// first time an address inside them is asked for: most of a unit's functions are never asked.
+  func decodeUnit(offset: UInt64, expandAll: Bool) throws -> UnitIndex {
     guard let dw = loadDwarf() else { throw SymbolizeError.noDebugInfo(path: path) }
     var cudie = Dwarf_Die()
     guard dwarf_offdie(dw, offset, &cudie) != nil else {
@@ -270,20 +272,48 @@ final class DwarfModule {
         function: "dwarf_offdie", message: String(cString: dwarf_errmsg(-1)), path: path)
     }
     var builder = UnitBuilder()
-    switch dwarf_srclang(&cudie) {
-    case Int32(DW_LANG_C89), Int32(DW_LANG_C99), Int32(DW_LANG_C11), Int32(DW_LANG_C),
-      Int32(DW_LANG_Mips_Assembler):
-      builder.hasLinkageNames = false
-    default:
-      break
-    }
+    builder.hasLinkageNames = Self.hasLinkageNames(&cudie)
     decodeFiles(&cudie, into: &builder)
     decodeLines(&cudie, into: &builder)
     var child = Dwarf_Die()
     if dwarf_child(&cudie, &child) == 0 {
-      decodeScopes(first: &child, parent: -1, into: &builder)
+      decodeScopes(first: &child, parent: -1, lazy: !expandAll, into: &builder)
     }
     return builder.finish()
+  }
+
+  /// Records the inlined calls inside root `node` of `unit` (left unexpanded by a lazy decode).
+  func expand(_ unit: inout UnitIndex, node: Int32) {
+    guard let dw = loadDwarf(), unit.nodes[Int(node)].firstChild == ScopeNode.unexpanded else {
+      return
+    }
+    var die = Dwarf_Die()
+    var builder = UnitBuilder(unit)
+    unit = UnitIndex.empty  // keep the arrays uniquely referenced while they grow
+    builder.nodes[Int(node)].firstChild = -1
+    if dwarf_offdie(dw, builder.nodes[Int(node)].die, &die) != nil {
+      var cudie = Dwarf_Die()
+      if dwarf_diecu(&die, &cudie, nil, nil) != nil {
+        builder.hasLinkageNames = Self.hasLinkageNames(&cudie)
+      }
+      var child = Dwarf_Die()
+      if dwarf_haschildren(&die) != 0, dwarf_child(&die, &child) == 0 {
+        decodeScopes(first: &child, parent: node, lazy: false, into: &builder)
+      }
+    }
+    unit = builder.finish()
+  }
+
+  /// C units have no linkage names, and looking for one through the abstract-origin chain of
+  /// every inlined call is measurable.
+  private static func hasLinkageNames(_ cudie: inout Dwarf_Die) -> Bool {
+    switch dwarf_srclang(&cudie) {
+    case Int32(DW_LANG_C89), Int32(DW_LANG_C99), Int32(DW_LANG_C11), Int32(DW_LANG_C),
+      Int32(DW_LANG_Mips_Assembler):
+      return false
+    default:
+      return true
+    }
   }
 
   private func decodeFiles(_ cudie: inout Dwarf_Die, into b: inout UnitBuilder) {
@@ -297,6 +327,7 @@ final class DwarfModule {
     if dwarf_attr(&cudie, UInt32(DW_AT_comp_dir), &compDirAttr) != nil {
       compDir = dwarf_formstring(&compDirAttr)
     }
+    if let compDir { b.compDir = [b.intern(compDir)] }
     for i in 0..<nfiles {
       guard let name = dwarf_filesrc(files, i, nil, nil) else {
         b.files.append(UnitIndex.noString)
@@ -342,7 +373,9 @@ final class DwarfModule {
 
   /// Walks sibling DIEs starting at `die`, recording frame scopes under `parent` and descending
   /// only into DIEs that can hold code (skipping types and variables keeps this fast).
-  private func decodeScopes(first die: inout Dwarf_Die, parent: Int32, into b: inout UnitBuilder) {
+  private func decodeScopes(
+    first die: inout Dwarf_Die, parent: Int32, lazy: Bool, into b: inout UnitBuilder
+  ) {
     var current = die
     while true {
       let tag = dwarf_tag(&current)
@@ -353,14 +386,18 @@ final class DwarfModule {
         let isInlined = tag == Int32(DW_TAG_inlined_subroutine)
         let node = recordScope(&current, parent: isInlined ? parent : -1, isInlined: isInlined, into: &b)
         var child = Dwarf_Die()
-        if let node, dwarf_haschildren(&current) != 0, dwarf_child(&current, &child) == 0 {
-          decodeScopes(first: &child, parent: node, into: &b)
+        if let node, dwarf_haschildren(&current) != 0 {
+          if lazy && !isInlined {
+            b.nodes[Int(node)].firstChild = ScopeNode.unexpanded
+          } else if dwarf_child(&current, &child) == 0 {
+            decodeScopes(first: &child, parent: node, lazy: false, into: &b)
+          }
         }
       case Int32(DW_TAG_lexical_block), Int32(DW_TAG_namespace), Int32(DW_TAG_module):
         // Lexical blocks are transparent for frames: their inlined calls belong to the function.
         var child = Dwarf_Die()
         if dwarf_haschildren(&current) != 0, dwarf_child(&current, &child) == 0 {
-          decodeScopes(first: &child, parent: parent, into: &b)
+          decodeScopes(first: &child, parent: parent, lazy: lazy, into: &b)
         }
       default:
         break
@@ -382,7 +419,7 @@ final class DwarfModule {
     var node = ScopeNode(
       rangeStart: UInt32(rangeStart), rangeCount: UInt32(rangeCount), firstChild: -1,
       nextSibling: -1, name: functionName(&die, into: &b), callFile: UInt32.max, callLine: 0,
-      callColumn: 0)
+      callColumn: 0, die: dwarf_dieoffset(&die))
     if isInlined {
       var attr = Dwarf_Attribute()
       var value: Dwarf_Word = 0
@@ -427,12 +464,28 @@ struct UnitRange: Sendable, Equatable {
 
 /// Accumulates a `UnitIndex` while walking libdw data.
 private struct UnitBuilder {
+  init() {}
+
+  /// Continues building on a decoded unit (to expand one of its functions).
+  init(_ u: UnitIndex) {
+    rows = u.rows
+    nodes = u.nodes
+    ranges = u.ranges
+    roots = u.roots
+    files = u.files
+    strings = u.strings
+    compDir = u.compDir
+    lastChild = [Int32](repeating: -1, count: u.nodes.count)
+    rootsAdded = false
+  }
+
   var rows: [LineRow] = []
   var nodes: [ScopeNode] = []
   var ranges: [AddressRange] = []
   var roots: [RootRange] = []
   var files: [UInt32] = []
   var strings: [UInt8] = []
+  var compDir: [UInt32] = []
   /// Last child appended per node (parallel to `nodes`), to link siblings in O(1).
   var lastChild: [Int32] = []
   /// False for C units: they have no linkage names, and looking for one through the abstract
@@ -484,6 +537,7 @@ private struct UnitBuilder {
     nodes.append(node)
     lastChild.append(-1)
     if parent < 0 {
+      rootsAdded = true
       for r in ranges[Int(node.rangeStart)..<Int(node.rangeStart + node.rangeCount)] {
         roots.append(RootRange(low: r.low, high: r.high, node: index))
       }
@@ -496,9 +550,13 @@ private struct UnitBuilder {
     return index
   }
 
+  /// Whether `roots` needs sorting again.
+  var rootsAdded = true
+
   mutating func finish() -> UnitIndex {
-    roots.sort { $0.low != $1.low ? $0.low < $1.low : $0.high > $1.high }
+    if rootsAdded { roots.sort { $0.low != $1.low ? $0.low < $1.low : $0.high > $1.high } }
     return UnitIndex(
-      rows: rows, nodes: nodes, ranges: ranges, roots: roots, files: files, strings: strings)
+      rows: rows, nodes: nodes, ranges: ranges, roots: roots, files: files, strings: strings,
+      compDir: compDir)
   }
 }

@@ -10,10 +10,14 @@ public final class LogSymbolizer {
   public let symbolizer: Symbolizer
   /// Skip the wrong-vmlinux checks.
   public var isForced = false
+  /// The log's name for messages (path or `-`).
+  public var logName = "the log"
 
   /// Counts for the summary on stderr.
   public private(set) var framesSymbolized = 0
   public private(set) var framesUnresolved = 0
+  /// Line numbers of the first few unresolved frames (for the summary).
+  public private(set) var unresolvedLines: [Int] = []
   public private(set) var kaslrSource: String?
 
   public init(symbolizer: Symbolizer) {
@@ -35,6 +39,8 @@ public final class LogSymbolizer {
     var checked = 0
     var mismatched = 0
     var example: String? = nil
+    // Link addresses of the named vmlinux frames, decoded up front on all cores (batch mode).
+    var wanted: [UInt64] = []
     forEachLine(log) { line, number in
       let start = FrameLine.skipPrefix(line)
       // Anywhere in the line: boot lines often start with terminal escape sequences.
@@ -49,7 +55,9 @@ public final class LogSymbolizer {
       }
       if facts.kernelOffset == nil, let at = FrameLine.find(line, Self.offsetTag, from: start, limit: start + 4) {
         var p = at + Self.offsetTag.count
-        if let v = FrameLine.parseHex(line, &p), p > at + Self.offsetTag.count {
+        // `Kernel Offset: 0x2b000000 from 0x...` or `Kernel Offset: disabled` (whose "d" is a
+        // hex digit, hence the required 0x).
+        if p + 2 < line.count, line[p] == 0x30, line[p + 1] == 0x78, let v = FrameLine.parseHex(line, &p) {
           facts.kernelOffset = v
         } else if FrameLine.find(line, Array("disabled".utf8), from: at, limit: line.count) != nil {
           facts.kernelOffset = 0
@@ -58,8 +66,12 @@ public final class LogSymbolizer {
       guard let fl = FrameLine.parse(line), let function = fl.frame.function,
         let offset = fl.frame.offset, fl.frame.module == nil
       else { return }
+      let loc = symbolizer.locate(function: function, offset: offset, size: fl.frame.size, module: nil)
+      if let loc, wanted.count < 100_000 {
+        wanted.append(fl.isReturnAddress && offset > 0 ? loc.address - 1 : loc.address)
+      }
       if fl.frame.size != nil && checked < 200 {
-        if let loc = symbolizer.locate(function: function, offset: offset, size: fl.frame.size, module: nil) {
+        if let loc {
           checked += 1
           if !loc.sizeMatched {
             mismatched += 1
@@ -67,24 +79,23 @@ public final class LogSymbolizer {
           }
         }
       }
-      if facts.inferredOffset == nil, let raw = fl.frame.address,
-        let loc = symbolizer.locate(function: function, offset: offset, size: fl.frame.size, module: nil)
-      {
+      if facts.inferredOffset == nil, let raw = fl.frame.address, let loc {
         facts.inferredOffset = raw &- loc.address
       }
     }
     if !isForced {
       if let logBanner = facts.banner, let mine = symbolizer.banner, logBanner != mine {
         throw SymbolizeError.bannerMismatch(
-          vmlinux: symbolizer.vmlinuxPath, logBanner: logBanner, vmlinuxBanner: mine,
+          vmlinux: symbolizer.vmlinuxPath, log: logName, logBanner: logBanner, vmlinuxBanner: mine,
           logLine: facts.bannerLine)
       }
       if checked >= 3 && mismatched * 2 > checked {
         throw SymbolizeError.sizeMismatch(
-          vmlinux: symbolizer.vmlinuxPath, mismatched: mismatched, checked: checked,
+          vmlinux: symbolizer.vmlinuxPath, log: logName, mismatched: mismatched, checked: checked,
           example: example ?? "?")
       }
     }
+    symbolizer.prefetch(linkAddresses: wanted)
     if let explicitOffset {
       symbolizer.kaslrOffset = explicitOffset
       kaslrSource = "--kaslr-offset"
@@ -106,7 +117,9 @@ public final class LogSymbolizer {
     var out: [UInt8] = []
     out.reserveCapacity(1 << 16)
     var lineStart = 0
+    var number = 0
     while lineStart < log.count {
+      number += 1
       var end = lineStart
       while end < log.count && log[end] != 0x0A { end += 1 }
       let hasNewline = end < log.count
@@ -119,7 +132,10 @@ public final class LogSymbolizer {
         framesSymbolized += 1
         emitFrame(fl, chain: chain, line: line, terminator: terminator, into: &out)
       } else {
-        if let fl = FrameLine.parse(line), !fl.isSymbolized { framesUnresolved += 1 }
+        if let fl = FrameLine.parse(line), !fl.isSymbolized {
+          framesUnresolved += 1
+          if unresolvedLines.count < 5 { unresolvedLines.append(number) }
+        }
         out.append(contentsOf: line)
         out.append(contentsOf: terminator)
       }
@@ -170,8 +186,8 @@ public final class LogSymbolizer {
   }
 
   private func location(_ f: SymbolizedFrame) -> String {
-    guard let file = f.file else { return "??:0" }
-    return symbolizer.displayPath(file) + ":" + String(f.line)
+    guard let file = symbolizer.displayPath(f) else { return "??:0" }
+    return file + ":" + String(f.line)
   }
 
   private func forEachLine(_ log: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>, Int) -> Void) {

@@ -127,6 +127,20 @@ struct SymbolTable: Sendable {
     nameSlots = slots
   }
 
+  /// Structural checks for a table read back from an index file.
+  var isConsistent: Bool {
+    let n = Int32(entries.count)
+    guard nameSlots.isEmpty || nameSlots.count & (nameSlots.count - 1) == 0,
+      byAddress.allSatisfy({ $0 >= 0 && $0 < n }),
+      nameSlots.allSatisfy({ $0 >= -1 && $0 < n }),
+      entries.allSatisfy({
+        Int($0.nameOffset) + Int($0.nameLength) <= names.count
+          && ($0.fileOffset == UInt32.max || Int($0.fileOffset) < names.count)
+      })
+    else { return false }
+    return true
+  }
+
   /// The `STT_FILE` name recorded for a local symbol.
   func fileName(of entry: Entry) -> String? {
     guard entry.fileOffset != UInt32.max, Int(entry.fileOffset) < names.count else { return nil }

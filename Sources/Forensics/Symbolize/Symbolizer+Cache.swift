@@ -73,7 +73,7 @@ final class IndexCache {
 /// A unit blob holds the six arrays of a `UnitIndex`. Arrays are copied out of the mapping on
 /// first use of a unit, so nothing points into the file after that.
 final class IndexFile {
-  static let magic: [UInt8] = [0x52, 0x41, 0x49, 0x44, 0x58, 0, 0, 3]
+  static let magic: [UInt8] = [0x52, 0x41, 0x49, 0x44, 0x58, 0, 0, 5]
 
   let buildID: String
   let sourceRoot: String?
@@ -102,7 +102,9 @@ final class IndexFile {
     else { return nil }
     buildID = expectedBuildID
     sourceRoot = root.isEmpty ? nil : String(decoding: root, as: UTF8.self)
-    symbols = SymbolTable(entries: entries, byAddress: byAddress, names: names, nameSlots: slots)
+    let table = SymbolTable(entries: entries, byAddress: byAddress, names: names, nameSlots: slots)
+    guard table.isConsistent else { return nil }
+    symbols = table
     unitSpans = spans
     directory = dir
   }
@@ -127,9 +129,13 @@ final class IndexFile {
     r.position = Int(directory[lo].position)
     guard let rows: [LineRow] = r.array(), let nodes: [ScopeNode] = r.array(),
       let ranges: [AddressRange] = r.array(), let roots: [RootRange] = r.array(),
-      let files: [UInt32] = r.array(), let strings: [UInt8] = r.array()
+      let files: [UInt32] = r.array(), let strings: [UInt8] = r.array(),
+      let compDir: [UInt32] = r.array()
     else { return nil }
-    return UnitIndex(rows: rows, nodes: nodes, ranges: ranges, roots: roots, files: files, strings: strings)
+    let u = UnitIndex(
+      rows: rows, nodes: nodes, ranges: ranges, roots: roots, files: files, strings: strings,
+      compDir: compDir)
+    return u.isConsistent ? u : nil
   }
 
   static func serialize(image: DebugImage) -> [UInt8] {
@@ -156,6 +162,7 @@ final class IndexFile {
       w.array(u.roots)
       w.array(u.files)
       w.array(u.strings)
+      w.array(u.compDir)
     }
     var fix = Writer()
     fix.array(slots)
@@ -200,7 +207,7 @@ final class IndexFile {
       let result = [T](unsafeUninitializedCapacity: Int(count)) { buf, initialized in
         data.withUnsafeBytes { raw in
           // SAFETY: T is a trivial fixed-layout type written by `Writer.array`; bounds checked.
-          memcpy(UnsafeMutableRawPointer(buf.baseAddress!), raw.baseAddress! + start, byteCount)
+          _ = memcpy(UnsafeMutableRawPointer(buf.baseAddress!), raw.baseAddress! + start, byteCount)
         }
         initialized = Int(count)
       }

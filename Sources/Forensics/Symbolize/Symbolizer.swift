@@ -13,8 +13,15 @@ public struct SymbolizedFrame: Sendable, Hashable, Codable {
   public var column: Int
   /// True for every frame but the outermost (the real, non-inlined function).
   public var isInlined: Bool
+  /// `DW_AT_comp_dir` of the unit the frame came from (not in JSON): the root that
+  /// `Symbolizer.displayPath` strips.
+  public var compilationDirectory: String?
 
-  public init(function: String, file: String?, line: Int, column: Int, isInlined: Bool) {
+  public init(
+    function: String, file: String?, line: Int, column: Int, isInlined: Bool,
+    compilationDirectory: String? = nil
+  ) {
+    self.compilationDirectory = compilationDirectory
     self.function = function
     self.file = file
     self.line = line
@@ -142,7 +149,9 @@ public final class Symbolizer {
     if let function = frame.function, let offset = frame.offset {
       guard let loc = locate(function: function, offset: offset, size: frame.size, module: frame.module)
       else { return nil }
-      if frame.size != nil { noteSizeCheck(loc, frame) }
+      // Only vmlinux sizes are comparable: a module's kallsyms neighbours at run time are not
+      // its neighbours in the .ko.
+      if frame.size != nil && loc.image == "vmlinux" { noteSizeCheck(loc, frame) }
       var chain = symbolize(loc, isReturnAddress: isReturnAddress && offset > 0)
       // `func+0xSIZE/0xSIZE` (a `?` frame at a function's end) looks up the alignment padding
       // after the function, which neither DWARF nor the ELF size covers; the kernel named it.
@@ -207,9 +216,17 @@ public final class Symbolizer {
 
   /// Shortens an absolute DWARF path for log output: strips the build root of the vmlinux or
   /// of a loaded module (`DW_AT_comp_dir`) and `./`.
-  public func displayPath(_ file: String) -> String {
+  public func displayPath(_ file: String) -> String { displayPath(file, compilationDirectory: nil) }
+
+  /// The frame's file for log output, relative to its unit's build directory when inside it.
+  public func displayPath(_ frame: SymbolizedFrame) -> String? {
+    frame.file.map { displayPath($0, compilationDirectory: frame.compilationDirectory) }
+  }
+
+  private func displayPath(_ file: String, compilationDirectory: String?) -> String {
     var f = file
-    let roots = [kernel.sourceRoot] + modules.keys.sorted().map { modules[$0]?.sourceRoot }
+    let roots =
+      [compilationDirectory, kernel.sourceRoot] + modules.keys.sorted().map { modules[$0]?.sourceRoot }
     for case let root? in roots where f.hasPrefix(root + "/") {
       f.removeFirst(root.count + 1)
       break

@@ -19,8 +19,46 @@ struct UnitIndex: Sendable {
   var files: [UInt32]
   /// NUL-terminated strings (function names, file paths).
   var strings: [UInt8]
+  /// `DW_AT_comp_dir` as an offset in `strings` (zero or one element, an array so the index
+  /// file can store it like the rest).
+  var compDir: [UInt32] = []
+
+  var compDirString: String? { compDir.first.flatMap { string(at: $0) } }
 
   static let noString = UInt32.max
+  static let empty = UnitIndex(
+    rows: [], nodes: [], ranges: [], roots: [], files: [], strings: [], compDir: [])
+
+  /// The root (subprogram) covering `address` when its body has not been decoded yet.
+  func unexpandedRoot(containing address: UInt64) -> Int32? {
+    guard let r = rootNode(containing: address), nodes[Int(r)].firstChild == ScopeNode.unexpanded
+    else { return nil }
+    return r
+  }
+
+  /// Structural checks for tables read back from an index file: every index in range, and
+  /// child/sibling links only pointing forward (so a damaged file cannot crash or loop a lookup).
+  var isConsistent: Bool {
+    let n = Int32(nodes.count)
+    let s = UInt32(strings.count)
+    for (i, node) in nodes.enumerated() {
+      let me = Int32(i)
+      guard Int(node.rangeStart) + Int(node.rangeCount) <= ranges.count,
+        node.firstChild == -1 || node.firstChild == ScopeNode.unexpanded
+          || (node.firstChild > me && node.firstChild < n),
+        node.nextSibling == -1 || (node.nextSibling > me && node.nextSibling < n),
+        node.name == Self.noString || node.name < s
+      else { return false }
+    }
+    guard roots.allSatisfy({ $0.node >= 0 && $0.node < n }),
+      files.allSatisfy({ $0 == Self.noString || $0 < s }),
+      compDir.allSatisfy({ $0 < s })
+    else { return false }
+    return true
+  }
+
+  /// True when every function body is decoded (nothing left to read from DWARF).
+  var isFullyExpanded: Bool { !nodes.contains { $0.firstChild == ScopeNode.unexpanded } }
 
   /// One resolved frame of an inline chain, still as string-pool offsets.
   struct RawFrame: Equatable {
@@ -146,8 +184,11 @@ struct LineRow: Sendable, Equatable {
   var isEndSequence: Bool { file == Self.endSequenceFile }
 }
 
-/// A subprogram or inlined subroutine. 32 bytes, no padding.
+/// A subprogram or inlined subroutine. 40 bytes, no padding.
 struct ScopeNode: Sendable, Equatable {
+  /// `firstChild` of a subprogram whose body is not decoded yet.
+  static let unexpanded: Int32 = -2
+
   var rangeStart: UInt32
   var rangeCount: UInt32
   var firstChild: Int32
@@ -158,6 +199,8 @@ struct ScopeNode: Sendable, Equatable {
   var callFile: UInt32
   var callLine: UInt32
   var callColumn: UInt32
+  /// Offset of the DIE in .debug_info (to decode the body later).
+  var die: UInt64
 }
 
 struct AddressRange: Sendable, Equatable {

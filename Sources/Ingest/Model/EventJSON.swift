@@ -1,24 +1,73 @@
 /// A hand-written JSON Lines encoder for events: `--jsonl` writes every event of gigabyte logs,
 /// where `JSONEncoder` (≈10 µs per event) would dominate. Produces the same keys as the Codable
 /// form (snake_case, sorted), so `JSONDecoder` with `.convertFromSnakeCase` reads it back.
-public struct JSONBuffer {
-  public var bytes: [UInt8] = []
+#if canImport(Glibc)
+  import Glibc
+#endif
 
-  public init(capacity: Int = 1 << 16) { bytes.reserveCapacity(capacity) }
+public final class JSONBuffer {
+  private var base: UnsafeMutablePointer<UInt8>
+  public private(set) var count = 0
+  private var capacity: Int
 
-  @inline(__always) mutating func raw(_ s: StaticString) {
-    bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+  public init(capacity: Int = 1 << 16) {
+    self.capacity = max(capacity, 256)
+    base = .allocate(capacity: self.capacity)
   }
 
-  mutating func string(_ s: String) {
-    bytes.append(0x22)
+  deinit { base.deallocate() }
+
+  /// A copy of the buffered bytes (tests, small outputs).
+  public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+
+  /// Lends the buffered bytes; the pointer must not escape.
+  public func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+    try body(UnsafeBufferPointer(start: base, count: count))
+  }
+
+  public func reset() { count = 0 }
+
+  @inline(__always) func reserve(_ n: Int) {
+    if count + n > capacity { grow(count + n) }
+  }
+
+  private func grow(_ need: Int) {
+    var c = capacity * 2
+    while c < need { c *= 2 }
+    let nb = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
+    nb.update(from: base, count: count)
+    base.deallocate()
+    base = nb
+    capacity = c
+  }
+
+  @inline(__always) public func byte(_ b: UInt8) {
+    reserve(1)
+    base[count] = b
+    count += 1
+  }
+
+  @inline(__always) func append(_ p: UnsafePointer<UInt8>, _ n: Int) {
+    guard n > 0 else { return }
+    reserve(n)
+    memcpy(base + count, p, n)
+    count += n
+  }
+
+  @inline(__always) func raw(_ s: StaticString) { append(s.utf8Start, s.utf8CodeUnitCount) }
+
+  static let hexDigits: StaticString = "0123456789abcdef"
+
+  func string(_ s: String) {
+    byte(0x22)
     var s = s
     s.withUTF8 { b in
+      guard let p = b.baseAddress else { return }
       var start = 0
       for i in 0..<b.count {
-        let c = b[i]
+        let c = p[i]
         guard c < 0x20 || c == 0x22 || c == 0x5C else { continue }
-        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<i]))
+        append(p + start, i - start)
         switch c {
         case 0x22: raw("\\\"")
         case 0x5C: raw("\\\\")
@@ -27,85 +76,100 @@ public struct JSONBuffer {
         case 0x0D: raw("\\r")
         default:
           raw("\\u00")
-          let hex: [UInt8] = Array("0123456789abcdef".utf8)
-          bytes.append(hex[Int(c >> 4)])
-          bytes.append(hex[Int(c & 15)])
+          byte(Self.hexDigits.utf8Start[Int(c >> 4)])
+          byte(Self.hexDigits.utf8Start[Int(c & 15)])
         }
         start = i + 1
       }
-      bytes.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<b.count]))
+      append(p + start, b.count - start)
     }
-    bytes.append(0x22)
+    byte(0x22)
   }
 
-  mutating func uint(_ v: UInt64) {
-    if v <= UInt64(Int.max) {
-      int(Int(v))
-      return
-    }
-    // Above Int.max: print the high part then the low 18 digits.
-    let high = v / 1_000_000_000_000_000_000
-    let low = v % 1_000_000_000_000_000_000
-    int(Int(high))
-    var div: UInt64 = 100_000_000_000_000_000
-    while div > 0 {
-      bytes.append(UInt8(low / div % 10) + 0x30)
-      div /= 10
-    }
-  }
-
-  mutating func int(_ v: Int) {
-    if v == 0 {
-      bytes.append(0x30)
-      return
-    }
-    var v = v
-    if v < 0 {
-      bytes.append(0x2D)
-      v = -v
-    }
-    var tmp: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-      (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-    var n = 0
+  func uint(_ v: UInt64) {
+    // 20 digits at most; write backwards into a small stack buffer.
+    reserve(20)
+    var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)
     withUnsafeMutableBytes(of: &tmp) { t in
-      while v > 0 {
-        t[n] = UInt8(v % 10) + 0x30
+      var v = v
+      var n = 0
+      repeat {
+        t[23 - n] = UInt8(truncatingIfNeeded: v % 10) &+ 0x30
         v /= 10
         n += 1
-      }
-      for i in stride(from: n - 1, through: 0, by: -1) { bytes.append(t[i]) }
+      } while v > 0
+      memcpy(base + count, t.baseAddress! + 24 - n, n)
+      count += n
     }
   }
 
-  mutating func double(_ v: Double) {
+  func int(_ v: Int) {
+    if v < 0 {
+      byte(0x2D)
+      uint(UInt64(v.magnitude))
+    } else {
+      uint(UInt64(v))
+    }
+  }
+
+  func double(_ v: Double) {
     // Timestamps: microsecond precision is what the kernel prints.
     let us = Int((v * 1_000_000).rounded())
     int(us / 1_000_000)
-    bytes.append(0x2E)
-    let frac = us % 1_000_000
+    byte(0x2E)
+    let frac = abs(us % 1_000_000)
     var div = 100_000
     while div > 0 {
-      bytes.append(UInt8(frac / div % 10) + 0x30)
+      byte(UInt8(frac / div % 10) + 0x30)
       div /= 10
     }
   }
 
-  mutating func bool(_ v: Bool) { v ? raw("true") : raw("false") }
+  func bool(_ v: Bool) { v ? raw("true") : raw("false") }
 
-  /// An object built from ordered key/value writers; keys must be passed already sorted.
-  mutating func key(_ k: StaticString, first: inout Bool) {
-    if !first { bytes.append(0x2C) }
+  /// `[a,b,...]` with `each` writing one element.
+  @inline(__always) func array<T>(_ items: [T], _ each: (T) -> Void) {
+    byte(0x5B)
+    for (i, x) in items.enumerated() {
+      if i > 0 { byte(0x2C) }
+      each(x)
+    }
+    byte(0x5D)
+  }
+
+  /// `{"key":…,"value":…}` pairs (vhost fields, registers).
+  func keyValue(_ k: String, _ v: String) {
+    var f = true
+    byte(0x7B)
+    key("key", first: &f)
+    string(k)
+    key("value", first: &f)
+    string(v)
+    byte(0x7D)
+  }
+
+  /// Writes `,"key":` (no comma before the first key); keys must be passed already sorted.
+  @inline(__always) func key(_ k: StaticString, first: inout Bool) {
+    reserve(k.utf8CodeUnitCount + 4)
+    if !first {
+      base[count] = 0x2C
+      count += 1
+    }
     first = false
-    bytes.append(0x22)
-    raw(k)
-    raw("\":")
+    base[count] = 0x22
+    count += 1
+    memcpy(base + count, k.utf8Start, k.utf8CodeUnitCount)
+    count += k.utf8CodeUnitCount
+    base[count] = 0x22
+    base[count + 1] = 0x3A
+    count += 2
   }
 }
 
 extension JSONBuffer {
-  public mutating func event(_ e: Event) {
+  public func event(_ e: Event) {
     var f = true
-    bytes.append(0x7B)
+    byte(0x7B)
     switch e {
     case .blocker(let b):
       key("blocker", first: &f)
@@ -121,73 +185,79 @@ extension JSONBuffer {
       raw("\"marker\"")
       key("marker", first: &f)
       marker(m)
-      bytes.append(0x7D)
+      byte(0x7D)
       return
     case .report(let r):
       key("kind", first: &f)
       raw("\"report\"")
       key("report", first: &f)
       report(r)
-      bytes.append(0x7D)
+      byte(0x7D)
       return
     case .taskDump(let t):
       key("kind", first: &f)
       raw("\"task_dump\"")
       key("task_dump", first: &f)
       taskDump(t)
-      bytes.append(0x7D)
+      byte(0x7D)
       return
     }
     key("kind", first: &f)
-    bytes.append(0x22)
+    byte(0x22)
     var k = e.kind.rawValue
-    k.withUTF8 { bytes.append(contentsOf: $0) }
-    bytes.append(0x22)
-    bytes.append(0x7D)
+    k.withUTF8 { append($0.baseAddress!, $0.count) }
+    byte(0x22)
+    byte(0x7D)
   }
 
-  mutating func position(_ p: SourcePosition) {
+  func position(_ p: SourcePosition) {
     var f = true
-    bytes.append(0x7B)
+    byte(0x7B)
     key("file", first: &f)
     string(p.file)
     key("line", first: &f)
     int(p.line)
     key("offset", first: &f)
     int(p.offset)
-    bytes.append(0x7D)
+    byte(0x7D)
   }
 
-  mutating func task(_ t: TaskRef) {
+  func task(_ t: TaskRef) {
     var f = true
-    bytes.append(0x7B)
+    byte(0x7B)
     key("comm", first: &f)
     string(t.comm)
     key("pid", first: &f)
     int(t.pid)
-    bytes.append(0x7D)
+    byte(0x7D)
   }
 
-  mutating func frame(_ fr: Frame) {
+  func frame(_ fr: Frame) {
     var f = true
-    bytes.append(0x7B)
+    byte(0x7B)
     if let a = fr.address {
       key("address", first: &f)
       uint(a)
     }
-    key("context", first: &f)
-    bytes.append(0x22)
-    var c = fr.context.rawValue
-    c.withUTF8 { bytes.append(contentsOf: $0) }
-    bytes.append(0x22)
+    if fr.context != .task {
+      key("context", first: &f)
+      byte(0x22)
+      var c = fr.context.rawValue
+      c.withUTF8 { append($0.baseAddress!, $0.count) }
+      byte(0x22)
+    }
     if let v = fr.function {
       key("function", first: &f)
       string(v)
     }
-    key("is_inline", first: &f)
-    bool(fr.isInline)
-    key("is_reliable", first: &f)
-    bool(fr.isReliable)
+    if fr.isInline {
+      key("is_inline", first: &f)
+      raw("true")
+    }
+    if !fr.isReliable {
+      key("is_reliable", first: &f)
+      raw("false")
+    }
     key("line", first: &f)
     int(fr.line)
     if let v = fr.module {
@@ -206,21 +276,16 @@ extension JSONBuffer {
       key("source", first: &f)
       string(v)
     }
-    bytes.append(0x7D)
+    byte(0x7D)
   }
 
-  mutating func frames(_ list: [Frame]) {
-    bytes.append(0x5B)
-    for (i, fr) in list.enumerated() {
-      if i > 0 { bytes.append(0x2C) }
-      frame(fr)
-    }
-    bytes.append(0x5D)
+  func frames(_ list: [Frame]) {
+    array(list) { frame($0) }
   }
 
-  mutating func lock(_ l: HeldLock) {
+  func lock(_ l: HeldLock) {
     var f = true
-    bytes.append(0x7B)
+    byte(0x7B)
     if let a = l.address {
       key("address", first: &f)
       uint(a)
@@ -243,33 +308,28 @@ extension JSONBuffer {
       key("wait_type", first: &f)
       string(w)
     }
-    bytes.append(0x7D)
+    byte(0x7D)
   }
 
-  mutating func heldLocks(_ l: HeldLockList) {
+  func heldLocks(_ l: HeldLockList) {
     var f = true
-    bytes.append(0x7B)
+    byte(0x7B)
     key("count", first: &f)
     int(l.count)
     key("is_system_dump", first: &f)
     bool(l.isSystemDump)
     key("locks", first: &f)
-    bytes.append(0x5B)
-    for (i, x) in l.locks.enumerated() {
-      if i > 0 { bytes.append(0x2C) }
-      lock(x)
-    }
-    bytes.append(0x5D)
+    array(l.locks) { lock($0) }
     key("position", first: &f)
     position(l.position)
     key("task", first: &f)
     task(l.task)
-    bytes.append(0x7D)
+    byte(0x7D)
   }
 
-  mutating func blocker(_ b: BlockerNote) {
+  func blocker(_ b: BlockerNote) {
     var f = true
-    bytes.append(0x7B)
+    byte(0x7B)
     if let o = b.owner {
       key("owner", first: &f)
       task(o)
@@ -288,12 +348,12 @@ extension JSONBuffer {
       key("waiter_role", first: &f)
       string(r)
     }
-    bytes.append(0x7D)
+    byte(0x7D)
   }
 
-  mutating func ftrace(_ r: FtraceRecord) {
+  func ftrace(_ r: FtraceRecord) {
     var f = true
-    bytes.append(0x7B)
+    byte(0x7B)
     key("comm", first: &f)
     string(r.comm)
     key("cpu", first: &f)
@@ -312,46 +372,30 @@ extension JSONBuffer {
     position(r.position)
     if let s = r.stack {
       key("stack", first: &f)
-      bytes.append(0x5B)
-      for (i, x) in s.enumerated() {
-        if i > 0 { bytes.append(0x2C) }
-        string(x)
-      }
-      bytes.append(0x5D)
+      array(s) { string($0) }
     }
     key("timestamp", first: &f)
     double(r.timestamp)
     if let v = r.vhostLock {
       key("vhost_lock", first: &f)
       var g = true
-      bytes.append(0x7B)
+      byte(0x7B)
       key("fields", first: &g)
-      bytes.append(0x5B)
-      for (i, x) in v.fields.enumerated() {
-        if i > 0 { bytes.append(0x2C) }
-        var h = true
-        bytes.append(0x7B)
-        key("key", first: &h)
-        string(x.key)
-        key("value", first: &h)
-        string(x.value)
-        bytes.append(0x7D)
-      }
-      bytes.append(0x5D)
+      array(v.fields) { keyValue($0.key, $0.value) }
       if let l = v.lock {
         key("lock", first: &g)
         string(l)
       }
       key("operation", first: &g)
       string(v.operation)
-      bytes.append(0x7D)
+      byte(0x7D)
     }
-    bytes.append(0x7D)
+    byte(0x7D)
   }
 
-  mutating func marker(_ m: Marker) {
+  func marker(_ m: Marker) {
     var f = true
-    bytes.append(0x7B)
+    byte(0x7B)
     key("kind", first: &f)
     string(m.kind.rawValue)
     key("position", first: &f)
@@ -366,12 +410,12 @@ extension JSONBuffer {
       key("value", first: &f)
       string(v)
     }
-    bytes.append(0x7D)
+    byte(0x7D)
   }
 
-  mutating func taskInfo(_ t: TaskInfo) {
+  func taskInfo(_ t: TaskInfo) {
     var f = true
-    bytes.append(0x7B)
+    byte(0x7B)
     key("comm", first: &f)
     string(t.comm)
     if let v = t.flags {
@@ -402,12 +446,12 @@ extension JSONBuffer {
       key("tgid", first: &f)
       int(v)
     }
-    bytes.append(0x7D)
+    byte(0x7D)
   }
 
-  mutating func taskDump(_ d: TaskDump) {
+  func taskDump(_ d: TaskDump) {
     var f = true
-    bytes.append(0x7B)
+    byte(0x7B)
     key("end_line", first: &f)
     int(d.endLine)
     key("frames", first: &f)
@@ -420,12 +464,12 @@ extension JSONBuffer {
       key("timestamp", first: &f)
       double(t)
     }
-    bytes.append(0x7D)
+    byte(0x7D)
   }
 
-  mutating func report(_ r: CrashReport) {
+  func report(_ r: CrashReport) {
     var f = true
-    bytes.append(0x7B)
+    byte(0x7B)
     if let v = r.code {
       key("code", first: &f)
       string(v)
@@ -447,7 +491,7 @@ extension JSONBuffer {
     if let h = r.hungTask {
       key("hung_task", first: &f)
       var g = true
-      bytes.append(0x7B)
+      byte(0x7B)
       if let i = h.info {
         key("info", first: &g)
         taskInfo(i)
@@ -460,7 +504,7 @@ extension JSONBuffer {
       }
       key("task", first: &g)
       task(h.task)
-      bytes.append(0x7D)
+      byte(0x7D)
     }
     key("is_truncated", first: &f)
     bool(r.isTruncated)
@@ -469,17 +513,17 @@ extension JSONBuffer {
     if let l = r.lockdep {
       key("lockdep", first: &f)
       var g = true
-      bytes.append(0x7B)
+      byte(0x7B)
       if let a = l.acquiring {
         key("acquiring", first: &g)
         lock(a)
       }
       key("chain", first: &g)
-      bytes.append(0x5B)
+      byte(0x5B)
       for (i, c) in l.chain.enumerated() {
-        if i > 0 { bytes.append(0x2C) }
+        if i > 0 { byte(0x2C) }
         var h = true
-        bytes.append(0x7B)
+        byte(0x7B)
         key("frames", first: &h)
         frames(c.frames)
         key("index", first: &h)
@@ -488,32 +532,22 @@ extension JSONBuffer {
         int(c.line)
         key("name", first: &h)
         string(c.name)
-        bytes.append(0x7D)
+        byte(0x7D)
       }
-      bytes.append(0x5D)
+      byte(0x5D)
       key("holding", first: &g)
-      bytes.append(0x5B)
-      for (i, x) in l.holding.enumerated() {
-        if i > 0 { bytes.append(0x2C) }
-        lock(x)
-      }
-      bytes.append(0x5D)
+      array(l.holding) { lock($0) }
       key("is_deadlock", first: &g)
       bool(l.isDeadlock)
       if let t = l.task {
         key("task", first: &g)
         task(t)
       }
-      bytes.append(0x7D)
+      byte(0x7D)
     }
     if let m = r.modules {
       key("modules", first: &f)
-      bytes.append(0x5B)
-      for (i, x) in m.enumerated() {
-        if i > 0 { bytes.append(0x2C) }
-        string(x)
-      }
-      bytes.append(0x5D)
+      array(m) { string($0) }
     }
     if let o = r.omittedFrameCount {
       key("omitted_frame_count", first: &f)
@@ -523,7 +557,7 @@ extension JSONBuffer {
     position(r.position)
     key("prefix", first: &f)
     var g = true
-    bytes.append(0x7B)
+    byte(0x7B)
     if let c = r.prefix.caller {
       key("caller", first: &g)
       string(c)
@@ -536,31 +570,28 @@ extension JSONBuffer {
       key("timestamp", first: &g)
       double(t)
     }
-    bytes.append(0x7D)
+    byte(0x7D)
     key("registers", first: &f)
-    bytes.append(0x5B)
-    for (i, x) in r.registers.enumerated() {
-      if i > 0 { bytes.append(0x2C) }
+    array(r.registers) { x in
       var h = true
-      bytes.append(0x7B)
+      byte(0x7B)
       key("name", first: &h)
       string(x.name)
       key("value", first: &h)
       string(x.value)
-      bytes.append(0x7D)
+      byte(0x7D)
     }
-    bytes.append(0x5D)
     if let ip = r.rip {
       key("rip", first: &f)
       var h = true
-      bytes.append(0x7B)
+      byte(0x7B)
       if let fr = ip.frame {
         key("frame", first: &h)
         frame(fr)
       }
       key("segment", first: &h)
       string(ip.segment)
-      bytes.append(0x7D)
+      byte(0x7D)
     }
     if let t = r.taint {
       key("taint", first: &f)
@@ -570,6 +601,6 @@ extension JSONBuffer {
       key("task", first: &f)
       task(t)
     }
-    bytes.append(0x7D)
+    byte(0x7D)
   }
 }

@@ -53,6 +53,42 @@ public struct Frame: Sendable, Hashable, Codable {
   }
 }
 
+extension Frame {
+  // Defaults (reliable, not inline, task context) are omitted from JSON: frames are most of a
+  // report's bytes, and `--jsonl` output size bounds its speed.
+  private enum CodingKeys: String, CodingKey {
+    case function, offset, size, module, address, isReliable, isInline, source, context, line
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    function = try c.decodeIfPresent(String.self, forKey: .function)
+    offset = try c.decodeIfPresent(UInt64.self, forKey: .offset)
+    size = try c.decodeIfPresent(UInt64.self, forKey: .size)
+    module = try c.decodeIfPresent(String.self, forKey: .module)
+    address = try c.decodeIfPresent(UInt64.self, forKey: .address)
+    isReliable = try c.decodeIfPresent(Bool.self, forKey: .isReliable) ?? true
+    isInline = try c.decodeIfPresent(Bool.self, forKey: .isInline) ?? false
+    source = try c.decodeIfPresent(String.self, forKey: .source)
+    context = try c.decodeIfPresent(StackContext.self, forKey: .context) ?? .task
+    line = try c.decode(Int.self, forKey: .line)
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encodeIfPresent(function, forKey: .function)
+    try c.encodeIfPresent(offset, forKey: .offset)
+    try c.encodeIfPresent(size, forKey: .size)
+    try c.encodeIfPresent(module, forKey: .module)
+    try c.encodeIfPresent(address, forKey: .address)
+    if !isReliable { try c.encode(false, forKey: .isReliable) }
+    if isInline { try c.encode(true, forKey: .isInline) }
+    try c.encodeIfPresent(source, forKey: .source)
+    if context != .task { try c.encode(context, forKey: .context) }
+    try c.encode(line, forKey: .line)
+  }
+}
+
 /// Stack markers printed by x86 `show_trace_log_lvl()`: `<TASK>`, `<IRQ>`, `<NMI>`, `<SOFTIRQ>`,
 /// exception stacks such as `<#DF>`.
 public enum StackContext: String, Sendable, Hashable, Codable {

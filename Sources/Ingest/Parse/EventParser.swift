@@ -24,6 +24,7 @@ public final class EventParser {
   /// that work on report text, such as the title engine.
   public var onReportText: ((CrashReport, [UInt8]) -> Void)?
   private let sink: (Event) -> Void
+  private let scratch = PCRE2Scratch()
 
   // Open state, keyed by caller id (ParsedPrefix.noCaller when the log has none).
   private let reports = SmallMap<ReportState>()
@@ -71,7 +72,7 @@ public final class EventParser {
     }
 
     // 1. Header rules (prefilter by first byte, then PCRE2).
-    if let first = body.first, first != 0x20, let hit = rules.matchHeader(body) {
+    if let first = body.first, first != 0x20, let hit = rules.matchHeader(body, scratch: scratch) {
       let rule = rules.rules[hit.rule]
       let pos = SourcePosition(file: file, line: number, offset: offset)
       switch rule.action {
@@ -104,7 +105,7 @@ public final class EventParser {
 
     // 2. Inside an open report of this context.
     if let r = reports[key] {
-      let keep = isDetailed ? r.consume(body, pre: pre, number: number, parser: self) : r.delimit(body, number: number)
+      let keep = r.isCountOnly ? r.delimit(body, number: number) : r.consume(body, pre: pre, number: number, parser: self)
       if keep, r.text != nil { r.appendText(raw) }
       if keep && r.closed {
         reports[key] = nil
@@ -223,7 +224,8 @@ public final class EventParser {
     if !reports.isEmpty { closeStaleReports(now: pos.line) }
     closeDump(key)
     if let l = lockLists.removeValue(forKey: key) { sink(.heldLocks(l.list)) }
-    var report = CrashReport(kind: kind, headline: body.text(from: 0), position: pos, prefix: pre.linePrefix)
+    // Count-only reports need no text: they are tallied by kind (see `countedReports`).
+    var report = CrashReport(kind: kind, headline: isDetailed ? body.text(from: 0) : "", position: pos, prefix: isDetailed ? pre.linePrefix : LinePrefix())
     if kind == .hungTask, let c = m["comm"], let p = m["pid"], let s = m["seconds"] {
       let task = TaskRef(comm: body.text(c), pid: Int(body.text(p)) ?? 0)
       report.task = task
@@ -232,6 +234,7 @@ public final class EventParser {
     if kind == .lockdep { report.lockdep = LockdepDetails() }
     let state = ReportState(report: report, max: maxFramesPerReport, sanitizerEnd: rules.sanitizerEnd, callTrace: rules.callTrace)
     state.callerKey = key
+    state.isCountOnly = !isDetailed
     if onReportText != nil && isDetailed {
       state.text = []
       state.appendText(currentLine)
@@ -266,7 +269,14 @@ public final class EventParser {
     inAllLocks.removeAll()
   }
 
+  /// Reports seen in count-only mode, by kind (they are not emitted as events).
+  public private(set) var countedReports: [ReportKind: Int] = [:]
+
   private func finishReport(_ r: ReportState, truncated: Bool) {
+    if r.isCountOnly {
+      countedReports[r.report.kind, default: 0] += 1
+      return
+    }
     var report = r.report
     if let cb = onReportText, let text = r.text { cb(report, text) }
     report.isTruncated = truncated
@@ -442,6 +452,12 @@ final class TaskDumpState {
       dump.endLine = number
       return true
     }
+    // Lines sched_show_task()/show_regs() print inside a dump: the kworker's `Workqueue:` line
+    // before the trace, and a user task's registers inside `<TASK>`.
+    if rest.has("Workqueue:") || (sawTrace && (rest.has("RIP: ") || rest.has("Code: ") || LineParsers.looksLikeRegisters(rest))) {
+      dump.endLine = number
+      return true
+    }
     return false
   }
 }
@@ -458,6 +474,8 @@ final class ReportState {
   var sawStackBacktrace = false
   var sawContextMarker = false
   var callerKey = ParsedPrefix.noCaller
+  /// Started in count-only mode: tallied, never emitted.
+  var isCountOnly = false
   /// Raw report lines for `EventParser.onReportText` (nil when not collected).
   var text: [UInt8]?
 

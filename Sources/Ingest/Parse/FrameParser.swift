@@ -23,6 +23,18 @@ public enum FrameParser {
       address = v
       i = b.skipSpaces(e + 2)
     }
+    // powerpc: `[c0000000012a3b40] [c000000000f1e2d0] func+0x../0x..` (stack pointer, then the
+    // return address).
+    if address == nil, b[i] == 0x5B, i + 2 < n, Bytes.isHex(b[i + 1]),
+      let (_, e) = b.hex(at: i + 1), e < n, b[e] == 0x5D
+    {
+      var j = b.skipSpaces(e + 1)
+      if j < n, b[j] == 0x5B, let (v, e2) = b.hex(at: j + 1), e2 < n, b[e2] == 0x5D {
+        address = v
+        j = b.skipSpaces(e2 + 1)
+      }
+      i = j
+    }
     if i + 1 < n, b[i] == 0x3F, b[i + 1] == 0x20 {
       reliable = false
       i = b.skipSpaces(i + 2)
@@ -83,7 +95,12 @@ public enum FrameParser {
       if b[i] == 0x28 {
         // decode_stacktrace.sh "(file:line file:line)" or arm64 "(T)" markers.
         guard let close = lastParen(b, from: i) else { break }
-        if close - i > 3, source == nil { source = b.text(i + 1..<close) }
+        // Only a "(file:line ...)" paren is a source; "(T)", "(unreliable)" are markers.
+        if close - i > 3, source == nil, let c = b.find(byte: 0x3A, from: i + 1, to: close),
+          c + 1 < close, Bytes.isDigit(b[c + 1])
+        {
+          source = b.text(i + 1..<close)
+        }
         i = close + 1
         continue
       }

@@ -297,7 +297,8 @@ enum LineParsers {
       let s = i
       while i < b.count, b[i] != 0x20 { i += 1 }
       guard i > s else { break }
-      if let eq = b.find(byte: 0x3D, from: s, to: i) {
+      // A token starting with `=` has no key: treat it as a bare word (fuzz finding).
+      if let eq = b.find(byte: 0x3D, from: s, to: i), eq > s {
         fields.append(VhostField(key: b.text(s..<eq), value: b.text(eq + 1..<i)))
       } else if op == nil {
         op = b.text(s..<i)

@@ -118,7 +118,7 @@ public enum PrefixParser {
     // Leading ANSI escapes (init scripts colour their output on the same console).
     while i < n, b[i] == 0x1B { i = skipEscape(b, i) }
     // dmesg -x: "kern  :info  : " (facility and level names decoded by util-linux).
-    if i + 12 < n, b[i] &- 0x61 < 26, let end = dmesgDecodedPrefixEnd(b, i) { i = end }
+    if i + 12 < n, b[i] &- 0x61 < 26, looksLikeDmesgDecoded(b, i), let end = dmesgDecodedPrefixEnd(b, i) { i = end }
     // <N> syslog level
     if i + 2 < n, b[i] == 0x3C, Bytes.isDigit(b[i + 1]) {
       var j = i + 1
@@ -193,6 +193,19 @@ public enum PrefixParser {
   static let levels: [StaticString] = [
     "emerg", "alert", "crit", "err", "warn", "notice", "info", "debug",
   ]
+
+  /// Cheap shape test before the name tables: a facility word, optional padding, `:` within
+  /// the first 10 bytes, then a lower-case level name.
+  @inline(__always)
+  static func looksLikeDmesgDecoded(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> Bool {
+    var j = i
+    let limit = min(b.count - 1, i + 10)
+    while j < limit, b[j] != 0x3A {
+      guard b[j] &- 0x61 < 26 || Bytes.isDigit(b[j]) || b[j] == 0x20 else { return false }
+      j += 1
+    }
+    return j < limit && b[j] == 0x3A && b[j + 1] &- 0x61 < 26
+  }
 
   /// End of a `dmesg -x` prefix (`kern  :info  : `) starting at `i`, or nil.
   static func dmesgDecodedPrefixEnd(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> Int? {

@@ -18,7 +18,9 @@ public struct HeaderRule: Sendable {
 }
 
 /// The compiled contents of `rules/ingest.toml`. Loaded once per process and shared read-only.
-public final class IngestRules: Sendable {
+public final class IngestRules: @unchecked Sendable {
+  // SAFETY: all stored properties are immutable after init; `firstByteFlags` is written only
+  // in init and freed in deinit.
   public let rules: [HeaderRule]
   /// For each first byte, the (literal, rule index) pairs starting with it: the prefilter.
   let dispatch: [[(literal: [UInt8], rule: Int)]]
@@ -28,6 +30,9 @@ public final class IngestRules: Sendable {
   let ftraceStart: [[UInt8]]
   let ftraceEmpty: [[UInt8]]
   let sanitizerEnd: [UInt8]
+  /// Per first byte of a message body: bit 0 = some header literal starts with it, bit 1 = some
+  /// subsystem tag does. A flat table so the per-line check touches no Swift arrays.
+  let firstByteFlags: UnsafeMutablePointer<UInt8>
 
   public init(text: String, file: String) throws(IngestError) {
     let doc = try TOMLParser.parse(text, file: file)
@@ -64,7 +69,7 @@ public final class IngestRules: Sendable {
       rules.append(
         HeaderRule(
           action: action, starts: starts.map { Array($0.utf8) },
-          pattern: try PCRE2Pattern(pattern, origin: origin), origin: origin))
+          pattern: try PCRE2Pattern(pattern, bytes: true, origin: origin), origin: origin))
     }
     var dispatch = [[(literal: [UInt8], rule: Int)]](repeating: [], count: 256)
     for (i, r) in rules.enumerated() {
@@ -80,7 +85,13 @@ public final class IngestRules: Sendable {
     ftraceStart = list("ftrace_start")
     ftraceEmpty = list("ftrace_empty")
     sanitizerEnd = Array((st["sanitizer_end"]?.string ?? "==================================================").utf8)
+    firstByteFlags = .allocate(capacity: 256)
+    firstByteFlags.initialize(repeating: 0, count: 256)
+    for b in 0..<256 where !dispatch[b].isEmpty { firstByteFlags[b] |= 1 }
+    for t in tags where !t.isEmpty { firstByteFlags[Int(t[0])] |= 2 }
   }
+
+  deinit { firstByteFlags.deallocate() }
 
   /// Loads `ingest.toml` from `directory` (see `RulesDirectory.locate`).
   public static func load(directory: String) throws(IngestError) -> IngestRules {
@@ -102,26 +113,28 @@ public final class IngestRules: Sendable {
 
   /// Finds the header rule matching `body` (prefilter on the first bytes, then PCRE2).
   @inline(__always)
-  func matchHeader(_ body: UnsafeBufferPointer<UInt8>) -> (rule: Int, match: PCRE2Match, body: UnsafeBufferPointer<UInt8>)? {
+  func matchHeader(_ body: UnsafeBufferPointer<UInt8>, scratch: PCRE2Scratch) -> (rule: Int, match: PCRE2Match, body: UnsafeBufferPointer<UInt8>)? {
     guard let first = body.first else { return nil }
+    let flags = firstByteFlags[Int(first)]
+    if flags == 0 { return nil }
     let candidates = dispatch[Int(first)]
-    if !candidates.isEmpty, let m = tryRules(candidates, body) { return m }
+    if !candidates.isEmpty, let m = tryRules(candidates, body, scratch) { return m }
     // "rcu: INFO: ..." / "watchdog: BUG: ...": retry after a known tag.
     for tag in tags where tag[0] == first && startsWith(body, tag) {
       let rest = UnsafeBufferPointer(rebasing: body[tag.count...])
       guard let f = rest.first, !dispatch[Int(f)].isEmpty else { continue }
-      if let m = tryRules(dispatch[Int(f)], rest) { return m }
+      if let m = tryRules(dispatch[Int(f)], rest, scratch) { return m }
     }
     return nil
   }
 
   @inline(__always)
-  private func tryRules(_ candidates: [(literal: [UInt8], rule: Int)], _ body: UnsafeBufferPointer<UInt8>) -> (rule: Int, match: PCRE2Match, body: UnsafeBufferPointer<UInt8>)? {
+  private func tryRules(_ candidates: [(literal: [UInt8], rule: Int)], _ body: UnsafeBufferPointer<UInt8>, _ scratch: PCRE2Scratch) -> (rule: Int, match: PCRE2Match, body: UnsafeBufferPointer<UInt8>)? {
     var tried = -1
     for c in candidates where c.rule > tried && startsWith(body, c.literal) {
       // Candidates are in rule order; a rule listed under several literals is tried once.
       tried = c.rule
-      if let m = rules[c.rule].pattern.match(body) { return (c.rule, m, body) }
+      if let m = rules[c.rule].pattern.match(body, scratch: scratch) { return (c.rule, m, body) }
     }
     return nil
   }

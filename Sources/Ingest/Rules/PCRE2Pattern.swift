@@ -13,11 +13,14 @@ public final class PCRE2Pattern: @unchecked Sendable {
   public let captureCount: Int
 
   /// Compiles `pattern`; `origin` (e.g. `rules/ingest.toml:12`) is named in errors.
-  public init(_ pattern: String, caseless: Bool = false, origin: String = "pattern") throws(IngestError) {
+  /// `bytes`: match raw bytes (no UTF mode), so `.` and `\S` also match bytes that are not valid
+  /// UTF-8. Console lines carry such bytes in task names; in UTF mode they act as barriers and
+  /// a hung-task header with a binary comm would not match at all (fuzz finding).
+  public init(_ pattern: String, caseless: Bool = false, bytes: Bool = false, origin: String = "pattern") throws(IngestError) {
     self.pattern = pattern
     var errorCode: Int32 = 0
     var errorOffset: Int = 0
-    var options = UInt32(PCRE2_UTF | PCRE2_MATCH_INVALID_UTF)
+    var options = bytes ? 0 : UInt32(PCRE2_UTF | PCRE2_MATCH_INVALID_UTF)
     if caseless { options |= UInt32(PCRE2_CASELESS) }
     let compiled = pattern.withCString { p in
       pcre2_compile_8(
@@ -60,6 +63,15 @@ public final class PCRE2Pattern: @unchecked Sendable {
   public func match(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int = 0) -> PCRE2Match? {
     guard let md = pcre2_match_data_create_from_pattern_8(code, nil) else { return nil }
     defer { pcre2_match_data_free_8(md) }
+    return match(bytes, from: start, data: md)
+  }
+
+  /// Like `match`, reusing `scratch` (one per thread) instead of allocating match data.
+  public func match(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int = 0, scratch: PCRE2Scratch) -> PCRE2Match? {
+    match(bytes, from: start, data: scratch.data)
+  }
+
+  private func match(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, data md: OpaquePointer) -> PCRE2Match? {
     let base = bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!
     let rc = pcre2_match_8(code, base, bytes.count, start, 0, md, nil)
     guard rc > 0 else { return nil }
@@ -93,6 +105,15 @@ public final class PCRE2Pattern: @unchecked Sendable {
     let n = buf.withUnsafeMutableBufferPointer { pcre2_get_error_message_8(code, $0.baseAddress, 256) }
     return n > 0 ? String(decoding: buf[0..<Int(n)], as: UTF8.self) : "PCRE2 error \(code)"
   }
+}
+
+/// Reusable PCRE2 match data, big enough for any pattern (one per thread; not Sendable).
+public final class PCRE2Scratch {
+  let data: OpaquePointer
+  public init(pairs: Int = 64) {
+    data = pcre2_match_data_create_8(UInt32(pairs), nil)!
+  }
+  deinit { pcre2_match_data_free_8(data) }
 }
 
 /// Capture ranges of one match, as byte ranges into the subject.

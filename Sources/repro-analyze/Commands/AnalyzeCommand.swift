@@ -11,6 +11,7 @@ struct AnalyzeCommand: ParsableCommand {
       Example:
         repro-analyze analyze qemu-serial.panic.20261125-1201.log
         repro-analyze qemu-serial.log --jsonl | jq 'select(.kind=="report")'
+        repro-analyze analyze --summary runs/        # many logs, grouped by signature
       Exit status: 0 when the logs were read (findings or not), 1 when a finding matched
       --fail-on, 2 on usage or input errors.
       """
@@ -25,6 +26,7 @@ struct AnalyzeCommand: ParsableCommand {
 
   @Option(name: .long, help: "Also write a self-contained HTML report (summary, stacks, lock graph, timeline, excerpt).")
   var html: String?
+  @OptionGroup(title: "Batch mode (many logs)") var batchOptions: BatchOptions
 
   @Option(name: .customLong("fail-on"), help: "Exit 1 when a report of this kind is found (any, hung_task, kasan, warning, …); repeatable.")
   var failOn: [String] = []
@@ -35,11 +37,7 @@ struct AnalyzeCommand: ParsableCommand {
   /// Adds file:line and inline frames to the kept reports; refuses a vmlinux whose banner differs
   /// from the log's `Linux version` line.
   func symbolizeSummary(_ summary: inout LogSummary, vmlinux: String) throws {
-    let explicit = try symbols.kaslrOffset.map { s -> UInt64 in
-      let hex = s.hasPrefix("0x") ? String(s.dropFirst(2)) : s
-      guard let v = UInt64(hex, radix: 16) else { throw CLIError("--kaslr-offset '\(s)': not a hex number") }
-      return v
-    }
+    let explicit = try symbols.parsedKASLROffset()
     let sym = try Symbolizer(vmlinux: vmlinux, moduleDirectories: symbols.modules, kaslrOffset: explicit, useCache: !symbols.noCache)
     if let banner = sym.banner {
       for f in summary.files {
@@ -66,6 +64,7 @@ struct AnalyzeCommand: ParsableCommand {
   }
 
   func run() throws {
+    if try AnalyzeBatch.runIfRequested(arguments: files, options: batchOptions, output: output, rulesDirectory: rulesOptions.rules, failOn: failOn) { return }
     let rulesDir = runOrFail { try RulesDirectory.locate(explicit: rulesOptions.rules) }
     let rules = runOrFail { try IngestRules.shared(directory: rulesDir) }
     let titler = runOrFail { try Titler(rulesDirectory: rulesDir) }
@@ -76,7 +75,7 @@ struct AnalyzeCommand: ParsableCommand {
     var titlesByPosition: [SourcePosition: String] = [:]
     let wantsHTML = html != nil
     let out = StdoutWriter()
-    var json = JSONBuffer()
+    let json = JSONBuffer()
     for path in inputs {
       let source = runOrFail { try LogSource.open(path) }
       summary.beginFile(path)
@@ -93,10 +92,10 @@ struct AnalyzeCommand: ParsableCommand {
         if !streaming, summary.isFull { parserRef?.isDetailed = false }
         if streaming {
           json.event(event)
-          json.bytes.append(0x0A)
-          if json.bytes.count > 1 << 16 {
-            out.write(json.bytes)
-            json.bytes.removeAll(keepingCapacity: true)
+          json.byte(0x0A)
+          if json.count > 1 << 16 {
+            json.withBytes { out.write($0) }
+            json.reset()
           }
         }
       }
@@ -110,7 +109,8 @@ struct AnalyzeCommand: ParsableCommand {
       }
       runOrFail { try source.forEachLine(progress: { bar.update($0) }) { parser.consume($0) } }
       parser.finish()
-      summary.addCounted(tracepoints: parser.countedTracepoints, vhostOps: parser.countedVhostOps)
+      summary.addCounted(
+        reports: parser.countedReports, tracepoints: parser.countedTracepoints, vhostOps: parser.countedVhostOps)
       bar.finish()
       summary.endFile(lineCount: parser.lineCount, truncatedLineCount: parser.truncatedLineCount)
     }
@@ -124,7 +124,7 @@ struct AnalyzeCommand: ParsableCommand {
       Terminal.writeStderr("repro-analyze: wrote \(html)\n")
     }
     if output.jsonl {
-      out.write(json.bytes)
+      json.withBytes { out.write($0) }
     } else if output.json {
       let enc = JSONEncoder()
       enc.outputFormatting = [.sortedKeys, .prettyPrinted]

@@ -2,17 +2,17 @@ import ArgumentParser
 import Forensics
 import Foundation
 
-/// `repro-analyze bench-symbolize`: the symbolization benchmark (hidden; the lead's `bench`
-/// command can call `SymbolizeBenchmark.run` the same way).
+/// `repro-analyze bench symbolize`: the symbolization benchmark, run the same way as
+/// `bench ingest` (same run, ratios against the baseline tools).
 struct BenchSymbolizeCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "bench-symbolize",
+    commandName: "symbolize",
     abstract: "Time symbolize --addrs (cold, warm) against llvm-symbolizer, addr2line, eu-addr2line.",
     discussion: """
       Not a test: prints wall/CPU time and peak RSS of each tool on the same addresses.
-        repro-analyze bench-symbolize --vmlinux ~/.cache/repro-analyze/vmlinux-6.12/vmlinux
+        repro-analyze bench symbolize --vmlinux ~/.cache/repro-analyze/vmlinux-6.12/vmlinux
       """,
-    shouldDisplay: false)
+    shouldDisplay: true)
 
   @Option(name: .long, help: "vmlinux with DWARF.") var vmlinux: String
   @Option(name: .long, help: "Number of random .text addresses.") var count = 10_000

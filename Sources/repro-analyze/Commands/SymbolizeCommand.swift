@@ -1,6 +1,7 @@
 import ArgumentParser
 import Forensics
 import Foundation
+import Ingest
 
 #if canImport(Glibc)
   import Glibc
@@ -12,11 +13,11 @@ struct SymbolizeCommand: ParsableCommand {
     commandName: "symbolize",
     abstract: "Add file:line and inlined frames to a log's stack traces, or resolve addresses.",
     discussion: """
-      Log mode rewrites every call-trace frame, RIP: line, lockdep "at:" site and ftrace
-      "=>" entry; other lines pass through unchanged:
-        repro-analyze symbolize --vmlinux vmlinux --modules mods/ qemu-serial.log
-      Address mode prints llvm-symbolizer's format (or JSON Lines with --json):
-        repro-analyze symbolize --vmlinux vmlinux --addrs ffffffff8159ad40 schedule+0x3e lockhog:lockhog_lock+0x64
+      Log mode annotates call-trace frames, RIP: lines, lockdep "at:" sites and
+      ftrace "=>" entries; other lines pass through unchanged:
+        repro-analyze symbolize --vmlinux vmlinux --modules mods/ serial.log
+      Address mode prints llvm-symbolizer's format (JSON Lines with --json):
+        repro-analyze symbolize --vmlinux vmlinux --addrs schedule+0x3e
       """)
 
   @OptionGroup var symbols: SymbolOptions
@@ -45,10 +46,10 @@ struct SymbolizeCommand: ParsableCommand {
   }
 
   func run() throws {
-    let kaslr: UInt64? = try symbols.kaslrOffset.map { text in
+    let kaslr: UInt64? = symbols.kaslrOffset.map { text in
       var t = Substring(text)
       if t.hasPrefix("0x") || t.hasPrefix("0X") { t = t.dropFirst(2) }
-      guard let v = UInt64(t, radix: 16) else { throw SymbolizeError.badKASLROffset(text: text) }
+      guard let v = UInt64(t, radix: 16) else { fail(SymbolizeError.badKASLROffset(text: text)) }
       return v
     }
     let symbolizer = runOrFail {
@@ -138,10 +139,24 @@ struct SymbolizeCommand: ParsableCommand {
       guard let d = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else {
         fail("'\(path)': cannot read")
       }
-      data = d
+      if d.starts(with: [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00]) {
+        // .xz: decompressed through Ingest's streaming reader (line terminators become \n).
+        var joined = Data()
+        runOrFail {
+          let src = try LogSource.open(path)
+          try src.forEachLine { line in
+            joined.append(contentsOf: line.bytes)
+            joined.append(0x0A)
+          }
+        }
+        data = joined
+      } else {
+        data = d
+      }
     }
     let rewriter = LogSymbolizer(symbolizer: symbolizer)
     rewriter.isForced = forceVmlinux
+    rewriter.logName = path
     let out = OutputBuffer()
     data.withUnsafeBytes { raw in
       let log = raw.bindMemory(to: UInt8.self)
@@ -150,9 +165,16 @@ struct SymbolizeCommand: ParsableCommand {
     }
     out.flush()
     var summary = "symbolized \(rewriter.framesSymbolized) frames"
-    if rewriter.framesUnresolved > 0 { summary += ", \(rewriter.framesUnresolved) unresolved" }
+    if rewriter.framesUnresolved > 0 {
+      let at = rewriter.unresolvedLines.map(String.init).joined(separator: ", ")
+      summary += ", \(rewriter.framesUnresolved) unresolved (line \(at)\(rewriter.framesUnresolved > 5 ? ", …" : ""))"
+    }
     if let src = rewriter.kaslrSource {
       summary += "; KASLR offset 0x\(String(symbolizer.kaslrOffset, radix: 16)) (\(src))"
+    }
+    if symbolizer.sizeMismatches > 0 {
+      summary += "; warning: \(symbolizer.sizeMismatches) of \(symbolizer.sizeChecks) frames have a size"
+        + " the vmlinux does not have (first: \(symbolizer.firstSizeMismatch ?? "?")) - wrong vmlinux?"
     }
     let missing = symbolizer.unresolvedModules
     if !missing.isEmpty {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Driver
+import Forensics
 import Foundation
 import Ingest
 
@@ -48,7 +49,8 @@ struct WatchCommand: ParsableCommand {
     options.fromEnd = fromEnd
     options.exitAfterArchive = once
     options.timeout = timeout
-    var rules = runOrFail { try WatchRules.load(directory: try RulesDirectory.locate(explicit: rulesOptions.rules)) }
+    let rulesDirectory = runOrFail { try RulesDirectory.locate(explicit: rulesOptions.rules) }
+    var rules = runOrFail { try WatchRules.load(directory: rulesDirectory) }
     if let settle { rules.settleSeconds = settle }
     let style = Style(enabled: Terminal.colorStdout)
     let encoder = JSONEncoder()
@@ -56,9 +58,15 @@ struct WatchCommand: ParsableCommand {
     encoder.keyEncodingStrategy = .convertToSnakeCase
     var isFirst = true
     let fileName = (options.logPath as NSString).lastPathComponent
-    // TODO(lead): pass the Forensics title engine here (a `ReportTitling` adapter) once it is on
-    // main; until then archives are labelled with the report's headline line.
-    let watcher = Watcher(options: options, rules: rules, titler: nil) { event in
+    // Archives are labelled with the syzbot-style title from the Forensics title engine; if its
+    // rules cannot be loaded, the report's headline line is used instead (with a warning).
+    var titler: ReportTitling?
+    do {
+      titler = SyzbotTitling(titler: try Titler(rulesDirectory: rulesDirectory))
+    } catch {
+      Terminal.writeStderr("repro-analyze: warning: title rules unavailable, labelling reports by their first line: \(error)\n")
+    }
+    let watcher = Watcher(options: options, rules: rules, titler: titler) { event in
       if jsonl {
         guard var data = try? encoder.encode(event) else { return }
         if isFirst {
@@ -90,5 +98,13 @@ struct WatchCommand: ParsableCommand {
       FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
     runOrFail { try watcher.run() }
+  }
+}
+
+/// Adapts the Forensics title engine to the watcher's `ReportTitling` hook.
+struct SyzbotTitling: ReportTitling {
+  let titler: Titler
+  func title(reportText: String) -> String? {
+    titler.primaryReport(in: Array(reportText.utf8))?.title
   }
 }

@@ -33,3 +33,15 @@ struct OutputOptions: ParsableArguments {
     if json && jsonl { throw ValidationError("--json and --jsonl are exclusive") }
   }
 }
+
+extension SymbolOptions {
+  /// `--kaslr-offset` as a number (hex, with or without 0x).
+  func parsedKASLROffset() throws -> UInt64? {
+    guard let s = kaslrOffset else { return nil }
+    let hex = s.hasPrefix("0x") || s.hasPrefix("0X") ? String(s.dropFirst(2)) : s
+    guard let v = UInt64(hex, radix: 16) else {
+      throw CLIError("--kaslr-offset '\(s)': not a hex number\n  hint: pass the value of the log's 'Kernel Offset:' line, e.g. 0x24e00000")
+    }
+    return v
+  }
+}

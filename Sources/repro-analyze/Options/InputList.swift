@@ -20,6 +20,8 @@ enum InputList {
           var d: ObjCBool = false
           if fm.fileExists(atPath: p, isDirectory: &d), !d.boolValue { found.append(p) }
         }
+        // A directory with nothing to read is a mistake worth naming, not an empty result.
+        if found.isEmpty { throw IngestError.notAFile(path: a, what: "a directory with no files in it") }
         out += found.sorted()
       } else {
         out.append(a)

@@ -15,6 +15,20 @@ final class StdoutWriter {
 
   func write(_ s: String) { write(Array(s.utf8)) }
 
+  /// Writes borrowed bytes (large JSON Lines batches) without copying them into the buffer.
+  func write(_ bytes: UnsafeBufferPointer<UInt8>) {
+    flush()
+    var done = 0
+    while done < bytes.count {
+      let n = Glibc.write(1, bytes.baseAddress! + done, bytes.count - done)
+      if n < 0 {
+        if errno == EINTR { continue }
+        exit(0)  // EPIPE: the reader is gone
+      }
+      done += n
+    }
+  }
+
   func flush() {
     var done = 0
     while done < buffer.count {

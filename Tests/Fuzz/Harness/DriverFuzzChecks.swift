@@ -1,0 +1,1 @@
+../../DriverTests/DriverFuzzChecks.swift

@@ -1,0 +1,1 @@
+../../ForensicsTests/ForensicsFuzzChecks.swift

@@ -1,0 +1,1 @@
+../../IngestTests/FuzzChecks.swift
