@@ -102,7 +102,8 @@ public struct LogSummary: Sendable, Codable {
   }
 
   /// Adds tallies a count-only parser gathered without emitting ftrace events.
-  public mutating func addCounted(reports: [ReportKind: Int] = [:], tracepoints: [String: Int], vhostOps: [String: Int]) {
+  public mutating func addCounted(reports: [ReportKind: Int] = [:], lockLists: Int = 0, tracepoints: [String: Int], vhostOps: [String: Int]) {
+    omittedHeldLockCount += lockLists
     for (k, v) in reports {
       reportCounts[k.rawValue, default: 0] += v
       omittedReportCount += v
@@ -135,7 +136,7 @@ public struct LogSummary: Sendable, Codable {
   }
 
   /// True when no more reports or lock lists will be kept in detail.
-  public var isFull: Bool { reports.count >= maxReports && heldLocks.count >= maxLockLists }
+  public var isFull: Bool { reports.count >= maxReports }
 
   /// Total crash reports seen (kept or not).
   public var reportCount: Int { reportCounts.values.reduce(0, +) }

@@ -169,6 +169,11 @@ public final class EventParser {
       return true
     }
     if Bytes.isDigit(first) || first == 0x6E, let (count, task) = LineParsers.heldLocksHeader(body) {
+      if !isDetailed {
+        // Count-only: lists are tallied; their entries fall through as plain lines.
+        countedLockLists += 1
+        return true
+      }
       if let l = lockLists.removeValue(forKey: key) { sink(.heldLocks(l.list)) }
       let list = HeldLockList(task: task, count: count, position: SourcePosition(file: file, line: number, offset: offset), isSystemDump: inAllLocks.contains(key))
       if count == 0 {
@@ -221,7 +226,11 @@ public final class EventParser {
   private func startReport(_ kind: ReportKind, _ body: UnsafeBufferPointer<UInt8>, _ m: PCRE2Match, pre: ParsedPrefix, pos: SourcePosition) {
     let key = pre.callerKey
     if let old = reports.removeValue(forKey: key) { finishReport(old, truncated: false) }
-    if !reports.isEmpty { closeStaleReports(now: pos.line) }
+    // Other contexts' reports: only worth a scan when more than one is open or the one open
+    // report has gone quiet.
+    if let only = reports.first?.value, reports.count > 1 || pos.line - only.report.endLine > Self.staleLineCount {
+      closeStaleReports(now: pos.line)
+    }
     closeDump(key)
     if let l = lockLists.removeValue(forKey: key) { sink(.heldLocks(l.list)) }
     // Count-only reports need no text: they are tallied by kind (see `countedReports`).
@@ -269,6 +278,8 @@ public final class EventParser {
     inAllLocks.removeAll()
   }
 
+  /// Held-lock lists seen in count-only mode (not emitted as events).
+  public private(set) var countedLockLists = 0
   /// Reports seen in count-only mode, by kind (they are not emitted as events).
   public private(set) var countedReports: [ReportKind: Int] = [:]
 

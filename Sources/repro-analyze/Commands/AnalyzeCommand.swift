@@ -110,7 +110,8 @@ struct AnalyzeCommand: ParsableCommand {
       runOrFail { try source.forEachLine(progress: { bar.update($0) }) { parser.consume($0) } }
       parser.finish()
       summary.addCounted(
-        reports: parser.countedReports, tracepoints: parser.countedTracepoints, vhostOps: parser.countedVhostOps)
+        reports: parser.countedReports, lockLists: parser.countedLockLists, tracepoints: parser.countedTracepoints,
+        vhostOps: parser.countedVhostOps)
       bar.finish()
       summary.endFile(lineCount: parser.lineCount, truncatedLineCount: parser.truncatedLineCount)
     }
