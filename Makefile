@@ -31,6 +31,9 @@ release: deps
 demo: release
 	@echo "== repro-analyze $(DEMO_LOG)"
 	@$(BIN) analyze $(DEMO_LOG)
+	@echo
+	@echo "== repro-analyze locks $(DEMO_LOG)   (who holds the lock?)"
+	@$(BIN) locks $(DEMO_LOG)
 
 ## test: the whole suite (unit, golden, conformance, CLI, lab). CI runs exactly this.
 test: deps $(TEST_PREREQS)
