@@ -133,7 +133,7 @@ struct AnalyzeCommand: ParsableCommand {
       let data = runOrFail { try enc.encode(summary) }
       out.write(Array(data) + [0x0A])
     } else {
-      out.write(Array(SummaryText.render(summary, style: TextStyle(isEnabled: Terminal.colorStdout), maxFramesPerStack: maxFrames).utf8))
+      out.write(Array(SummaryText.render(summary, style: Style(enabled: Terminal.colorStdout), maxFramesPerStack: maxFrames).utf8))
     }
     out.flush()
     if !failOn.isEmpty {

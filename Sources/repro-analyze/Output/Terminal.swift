@@ -1,3 +1,4 @@
+import Forensics
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -19,15 +20,11 @@ enum Terminal {
   }
 }
 
-/// ANSI styling that collapses to plain text when colour is off.
-struct Style {
-  let enabled: Bool
-  func bold(_ s: String) -> String { enabled ? "\u{1B}[1m\(s)\u{1B}[0m" : s }
-  func red(_ s: String) -> String { enabled ? "\u{1B}[31m\(s)\u{1B}[0m" : s }
-  func yellow(_ s: String) -> String { enabled ? "\u{1B}[33m\(s)\u{1B}[0m" : s }
-  func green(_ s: String) -> String { enabled ? "\u{1B}[32m\(s)\u{1B}[0m" : s }
-  func dim(_ s: String) -> String { enabled ? "\u{1B}[2m\(s)\u{1B}[0m" : s }
-  func cyan(_ s: String) -> String { enabled ? "\u{1B}[36m\(s)\u{1B}[0m" : s }
+/// The CLI's name for `Forensics.TextStyle` (one implementation of ANSI styling for all output).
+typealias Style = TextStyle
+
+extension TextStyle {
+  init(enabled: Bool) { self.init(isEnabled: enabled) }
 }
 
 /// A one-line progress bar on stderr, drawn only when stderr is a TTY.
