@@ -34,6 +34,9 @@ struct AnalyzeCommand: ParsableCommand {
   @Option(name: .customLong("max-frames"), help: "Frames shown per stack in the text summary.")
   var maxFrames = 10
 
+  @Flag(name: .long, help: "Print per file the bytes read, the time taken and whether two cores were used, to stderr.")
+  var timing = false
+
   /// Adds file:line and inline frames to the kept reports; refuses a vmlinux whose banner differs
   /// from the log's `Linux version` line.
   func symbolizeSummary(_ summary: inout LogSummary, vmlinux: String) throws {
@@ -158,6 +161,7 @@ struct AnalyzeCommand: ParsableCommand {
       // tail's events after its sync window go to a summary of its own, and with --jsonl to a
       // spool file, both appended after the head's.
       let tail = TailOutput(path: path, jsonl: streaming)
+      let started = ReportCommand.now()
       let usedTail = runOrFail {
         try TwoCoreParse.read(
           source, head: parser, headSink: { parser.emit($0) }, split: !wantsHTML, progress: { bar.update($0) },
@@ -167,6 +171,13 @@ struct AnalyzeCommand: ParsableCommand {
             p.isDetailed = streaming
             return p
           })
+      }
+      if timing {
+        let seconds = ReportCommand.now() - started
+        let mib = Double(total) / 1_048_576
+        Terminal.writeStderr(
+          "analyze: \(path): " + String(format: "%.1f MiB in %.3f s (%.0f MiB/s)", mib, seconds, seconds > 0 ? mib / seconds : 0)
+            + (usedTail ? ", two cores\n" : ", one core\n"))
       }
       if usedTail {
         summary.appendContinuation(tail.summary)
