@@ -78,6 +78,14 @@ import Testing
     return (o, used)
   }
 
+  /// The count-only fast path skips work only: on every real log, the same events and tallies
+  /// as the full count-only parse.
+  @Test func countOnlyFastPathChangesNothingOnRealLogs() throws {
+    let bytes = try #require(FileManager.default.contents(atPath: Self.bigLog))
+    let problems = Array(bytes).withUnsafeBufferPointer { FuzzChecks.countOnlyFastPathAgrees($0, rules: testRules) }
+    #expect(problems == [])
+  }
+
   @Test(arguments: [nil, 40] as [Int?])
   func splitAnywhereGivesTheSequentialResult(countOnlyAfter: Int?) throws {
     let path = Self.bigLog

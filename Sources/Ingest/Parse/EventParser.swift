@@ -407,27 +407,28 @@ public final class EventParser {
 
   /// Returns true when the line was consumed by the dump.
   private func consumeFtrace(_ body: UnsafeBufferPointer<UInt8>, pre: ParsedPrefix, number: Int, offset: Int) -> Bool {
-    guard var f = ftrace else { return false }
-    let pos = SourcePosition(file: file, line: number, offset: offset)
+    // The dump's state is updated in place (`ftrace?.…`): copying it out and back costs a
+    // retain/release pair per line, and dumps are hundreds of thousands of lines.
+    guard let sawOpeningDashes = ftrace?.sawOpeningDashes else { return false }
     if body.has("-----------------------------") {
-      if f.sawOpeningDashes {
+      if sawOpeningDashes {
         flushPendingFtrace()
-        sink(.marker(Marker(kind: .ftraceDumpEnd, text: body.text(from: 0), value: "\(f.recordCount)", position: pos, timestamp: pre.timestamp)))
+        let count = ftrace?.recordCount ?? 0
+        sink(.marker(Marker(kind: .ftraceDumpEnd, text: body.text(from: 0), value: "\(count)", position: SourcePosition(file: file, line: number, offset: offset), timestamp: pre.timestamp)))
         ftrace = nil
       } else {
-        f.sawOpeningDashes = true
-        ftrace = f
+        ftrace?.sawOpeningDashes = true
       }
       return true
     }
     let trimmed = body.skipSpaces(0)
     if rules.startsWithAny(UnsafeBufferPointer(rebasing: body[trimmed...]), rules.ftraceEmpty) {
-      sink(.marker(Marker(kind: .ftraceDumpEnd, text: body.text(from: 0), value: "0", position: pos, timestamp: pre.timestamp)))
+      sink(.marker(Marker(kind: .ftraceDumpEnd, text: body.text(from: 0), value: "0", position: SourcePosition(file: file, line: number, offset: offset), timestamp: pre.timestamp)))
       ftrace = nil
       return true
     }
     if body.first == 0x23 { return true }  // "# WARNING: FUNCTION TRACING IS CORRUPTED" etc.
-    guard f.sawOpeningDashes else { return false }
+    guard sawOpeningDashes else { return false }
     if body.has("=> ", at: trimmed), var p = pendingFtrace {
       // `<stack trace>` records are followed by ` => func <addr>` lines.
       var e = trimmed + 3
@@ -438,15 +439,13 @@ public final class EventParser {
     }
     if !isDetailed, let name = LineParsers.ftraceEventName(body) {
       // Count-only: tally by event name (and vhost_lock operation) without building records.
-      f.recordCount += 1
-      ftrace = f
+      ftrace?.recordCount += 1
       countTracepoint(body, name: name)
       return true
     }
-    if let rec = LineParsers.ftraceLine(body, position: pos) {
+    if let rec = LineParsers.ftraceLine(body, position: SourcePosition(file: file, line: number, offset: offset)) {
       flushPendingFtrace()
-      f.recordCount += 1
-      ftrace = f
+      ftrace?.recordCount += 1
       pendingFtrace = rec
       return true
     }
@@ -462,26 +461,35 @@ public final class EventParser {
   private var tallyCounts: [UInt64: Int] = [:]
 
   private func countTracepoint(_ body: UnsafeBufferPointer<UInt8>, name: Range<Int>) {
-    var h = LineParsers.fnv1a(body, name)
-    var words: [Range<Int>] = []
-    if let v = UnsafeBufferPointer(rebasing: body[name.upperBound...]).find("vhost_lock: ") {
-      // Operation and lock name: the first two bare (non key=value) words after the marker.
-      var i = name.upperBound + v + 12
-      while i < body.count, words.count < 2 {
-        i = body.skipSpaces(i)
-        let w = i
-        while i < body.count, body[i] != 0x20 { i += 1 }
-        if i > w, body.find(byte: 0x3D, from: w, to: i) == nil { words.append(w..<i) }
+    tally(LineParsers.fnv1a(body, name), body, [name], vhost: false)
+    guard let v = UnsafeBufferPointer(rebasing: body[name.upperBound...]).find("vhost_lock: ") else { return }
+    // Operation and lock name: the first two bare (non key=value) words after the marker.
+    var words: (Range<Int>?, Range<Int>?) = (nil, nil)
+    var i = name.upperBound + v + 12
+    while i < body.count, words.1 == nil {
+      i = body.skipSpaces(i)
+      let w = i
+      while i < body.count, body[i] != 0x20 { i += 1 }
+      if i > w, body.find(byte: 0x3D, from: w, to: i) == nil {
+        if words.0 == nil { words.0 = w..<i } else { words.1 = w..<i }
       }
     }
-    tallyCounts[h, default: 0] += 1
-    if tallyByHash[h] == nil { tallyByHash[h] = (body.text(name), false) }
-    if !words.isEmpty {
-      h = 0x9E37_79B9_7F4A_7C15
-      for w in words { h = (h &* 31) ^ LineParsers.fnv1a(body, w) }
-      tallyCounts[h, default: 0] += 1
-      if tallyByHash[h] == nil { tallyByHash[h] = (words.map { body.text($0) }.joined(separator: " "), true) }
+    guard let first = words.0 else { return }
+    var h: UInt64 = 0x9E37_79B9_7F4A_7C15
+    h = (h &* 31) ^ LineParsers.fnv1a(body, first)
+    if let second = words.1 { h = (h &* 31) ^ LineParsers.fnv1a(body, second) }
+    tally(h, body, [first] + (words.1.map { [$0] } ?? []), vhost: true)
+  }
+
+  /// One hash lookup for a name seen before; the name is decoded only the first time.
+  @inline(__always)
+  private func tally(_ h: UInt64, _ body: UnsafeBufferPointer<UInt8>, _ words: @autoclosure () -> [Range<Int>], vhost: Bool) {
+    if let i = tallyCounts.index(forKey: h) {
+      tallyCounts.values[i] += 1
+      return
     }
+    tallyCounts[h] = 1
+    if tallyByHash[h] == nil { tallyByHash[h] = (words().map { body.text($0) }.joined(separator: " "), vhost) }
   }
 
   // MARK: - splitting one input across two parsers (TwoCoreParse)
