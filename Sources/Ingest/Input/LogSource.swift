@@ -144,7 +144,7 @@ public final class LogSource {
       // Walk the mapping in windows and drop consumed pages from our resident set: the page
       // cache keeps them, but peak RSS stays flat however large the file is.
       let buf = UnsafeBufferPointer(rebasing: whole[..<min(limit, whole.count)])
-      let window = 8 << 20
+      let window = 4 << 20  // per reader; two readers run at once on a split file
       var pos = start
       var line = firstLine
       var released = (start >> 12) << 12

@@ -30,7 +30,8 @@ public final class EventParser {
   private let reports = SmallMap<ReportState>()
   private let dumps = SmallMap<TaskDumpState>()
   private let lockLists = SmallMap<LockListState>()
-  private let inAllLocks = SmallMap<Bool>()
+  /// Contexts inside a `Showing all locks held` section → the section's last header line.
+  private let inAllLocks = SmallMap<Int>()
   private var ftrace: FtraceState?
   private var pendingFtrace: FtraceRecord?
   /// The raw bytes of the line being consumed (valid only during `consume`).
@@ -64,6 +65,10 @@ public final class EventParser {
     lineCount += 1
     if line.isTruncated { truncatedLineCount += 1 }
     let raw = line.bytes
+    if line.number & 1023 == 0, !(reports.isEmpty && dumps.isEmpty && lockLists.isEmpty && inAllLocks.isEmpty) {
+      closeSilentContexts(now: line.number)
+      fastKey = Int.max
+    }
     let pre = PrefixParser.parse(raw)
     if !isDetailed, ftrace == nil, countOnlyFastPath, skipsCountOnly(raw, from: pre.bodyStart, key: pre.callerKey, number: line.number) {
       return
@@ -257,10 +262,11 @@ public final class EventParser {
   private func feedLockList(_ body: UnsafeBufferPointer<UInt8>, key: Int, number: Int, offset: Int, insideReport: Bool) -> Bool {
     guard let first = body.first else { return false }
     if first == 0x53, rules.startsWithAny(body, rules.allLocksStart) {
-      inAllLocks[key] = true
+      inAllLocks[key] = number
       return true
     }
     if Bytes.isDigit(first) || first == 0x6E, let (count, task) = LineParsers.heldLocksHeader(body) {
+      if inAllLocks.contains(key) { inAllLocks[key] = number }
       if !isDetailed {
         // Count-only: lists are tallied; their entries fall through as plain lines.
         countedLockLists += 1
@@ -355,6 +361,32 @@ public final class EventParser {
       reports.removeValue(forKey: oldest.callerKey)
       finishReport(oldest, truncated: oldest.inTrace)
     }
+  }
+
+  /// A context that printed nothing for `staleLineCount` lines has moved on: its open report,
+  /// task dump, lock list and all-locks section end. Checked every 1024 lines at absolute line
+  /// numbers, so any two parsers holding the same state at a line sweep the same way (the
+  /// two-core split relies on it), and state of a context that went silent (a CPU that stopped
+  /// printing, a truncated `Showing all locks` section) does not stay open to the end.
+  private func closeSilentContexts(now: Int) {
+    let limit = now - Self.staleLineCount
+    for r in reports.values.sorted(by: { $0.report.position.line < $1.report.position.line }) where r.report.endLine < limit {
+      reports.removeValue(forKey: r.callerKey)
+      finishReport(r, truncated: r.inTrace)
+    }
+    for key in dumps.keys.sorted() {
+      if let d = dumps[key], d.dump.endLine < limit {
+        dumps[key] = nil
+        sink(.taskDump(d.dump))
+      }
+    }
+    for key in lockLists.keys.sorted() {
+      if let l = lockLists[key], (l.list.locks.last?.line ?? l.list.position.line) < limit {
+        lockLists[key] = nil
+        sink(.heldLocks(l.list))
+      }
+    }
+    for key in inAllLocks.keys.sorted() where (inAllLocks[key] ?? 0) < limit { inAllLocks[key] = nil }
   }
 
   /// A new boot (`Linux version` banner): nothing from the previous run is still open.
