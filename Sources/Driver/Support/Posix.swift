@@ -119,11 +119,7 @@ enum Posix {
     return url.path
   }
 
-  static func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-  }
+  static func monotonicSeconds() -> Double { MonotonicClock.seconds() }
 
   static func sleep(seconds: Double) {
     guard seconds > 0 else { return }

@@ -92,12 +92,12 @@ public enum ChildProcess {
     _ argv: [String], stdin: String? = "/dev/null", stdout: Output = .discard, stderr: Output = .discard,
     environment: [String]? = nil
   ) throws(SpawnError) -> Measurement {
-    let t0 = monotonicSeconds()
+    let t0 = MonotonicClock.seconds()
     let pid = try spawn(argv, stdin: stdin, stdout: stdout, stderr: stderr, environment: environment)
     var status: Int32 = 0
     var usage = rusage()
     while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
-    let wall = monotonicSeconds() - t0
+    let wall = MonotonicClock.seconds() - t0
     let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
       + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     return Measurement(
@@ -122,11 +122,5 @@ public enum ChildProcess {
   public static func exitStatus(waitStatus status: Int32) -> Int32 {
     let signal = status & 0x7F
     return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
-  }
-
-  static func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
   }
 }

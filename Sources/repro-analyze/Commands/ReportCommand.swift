@@ -83,9 +83,9 @@ struct ReportCommand: ParsableCommand {
         let box = SourceLookup(symbolizer)
         titler.sourceResolver = { box.source(of: $0) }
       }
-      let t0 = Self.now()
+      let t0 = MonotonicClock.seconds()
       let reports = titler.reports(in: bytes)
-      seconds += Self.now() - t0
+      seconds += MonotonicClock.seconds() - t0
       totalBytes += bytes.count
       totalReports += reports.count
       if json {
@@ -134,12 +134,6 @@ struct ReportCommand: ParsableCommand {
       out.append(0x0A)
     }
     return out
-  }
-
-  static func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
   }
 
   // MARK: JSON (fixed key order; strings escaped by Ingest's JSONBuffer)
