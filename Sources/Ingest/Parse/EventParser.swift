@@ -45,6 +45,10 @@ public final class EventParser {
     self.sink = sink
   }
 
+  /// Passes an event to this parser's sink, as if this parser had produced it (the second
+  /// core's events after a split; see TwoCoreParse).
+  public func emit(_ event: Event) { sink(event) }
+
   /// Parses a whole source, returning all events (convenience for tests and small inputs).
   public static func parse(source: LogSource, rules: IngestRules) throws -> [Event] {
     var events: [Event] = []
@@ -60,8 +64,12 @@ public final class EventParser {
     lineCount += 1
     if line.isTruncated { truncatedLineCount += 1 }
     let raw = line.bytes
-    currentLine = raw
     let pre = PrefixParser.parse(raw)
+    if !isDetailed, ftrace == nil, countOnlyFastPath, skipsCountOnly(raw, from: pre.bodyStart, key: pre.callerKey, number: line.number) {
+      return
+    }
+    fastKey = Int.max  // the slow path may change any state: recompute the fast one next line
+    currentLine = raw
     let body = UnsafeBufferPointer(rebasing: raw[pre.bodyStart...])
     let key = pre.callerKey
     let number = line.number
@@ -122,9 +130,93 @@ public final class EventParser {
     consumeOutside(body, pre: pre, number: number, offset: offset)
   }
 
+  // MARK: - count-only fast path
+
+  /// Off only in tests, which check the fast path changes no result.
+  var countOnlyFastPath = true
+  private enum FastState { case idle, countOnlyReport, dump, other }
+  /// The context the fast state below describes (`Int.max`: none; recomputed on demand).
+  private var fastKey = Int.max
+  private var fastState = FastState.other
+  /// The open count-only report of `fastKey`; owned by `reports`, and dropped from the cache
+  /// whenever the slow path runs, so no retain/release per line.
+  private unowned(unsafe) var fastReport: ReportState?
+  private unowned(unsafe) var fastDump: TaskDumpState?
+  private var fastEndsAtTask = false
+  private var fastIsSanitizer = false
+  private var fastIsLockdep = false
+
+  /// Count-only mode: decides from the first bytes of the body whether the full `consume` would
+  /// do anything beyond moving an open report's end line, and does just that when not. Most
+  /// lines of a huge log (frames inside reports, noise outside) stop here. Exactly the cases the
+  /// slow path handles go on: header first bytes, `Dumping ftrace`, and per state the bytes
+  /// `ReportState.delimit` / `consumeOutside` look at.
+  @inline(__always)
+  private func skipsCountOnly(_ raw: UnsafeBufferPointer<UInt8>, from start: Int, key: Int, number: Int) -> Bool {
+    let n = raw.count
+    if start < n, rules.mayStartHeader(raw.baseAddress! + start, count: n - start) { return false }
+    if key != fastKey { refreshFastState(key) }
+    switch fastState {
+    case .countOnlyReport:
+      var i = start
+      while i < n, Bytes.isSpace(raw[i]) { i += 1 }
+      if i < n {
+        // What `ReportState.delimit` acts on, for the kinds it acts on.
+        switch raw[i] {
+        case 0x3C: if fastEndsAtTask, i + 1 < n, raw[i + 1] == 0x2F { return false }  // `</TASK>`
+        case 0x3D: if fastIsSanitizer { return false }  // `=====` closing rule
+        case 0x73: if fastIsLockdep { return false }  // `stack backtrace:`
+        default: break
+        }
+      }
+      fastReport.unsafelyUnwrapped.report.endLine = number
+      return true
+    case .idle:
+      if start < n {
+        // `task:` dumps, `Showing all locks`, `N locks held` / `no locks held`, `====`.
+        let c = raw[start]
+        if c == 0x74 || c == 0x53 || c == 0x6E || c == 0x3D || c &- 0x30 < 10 { return false }
+      }
+      return true
+    case .dump:
+      // `TaskDumpState.delimit`: an indented line that is not a closing marker goes on the stack.
+      var i = start
+      while i < n, Bytes.isSpace(raw[i]) { i += 1 }
+      guard i > start, i < n, raw[i] != 0x3C else { return false }
+      fastDump.unsafelyUnwrapped.dump.endLine = number
+      return true
+    case .other:
+      return false
+    }
+  }
+
+  private func refreshFastState(_ key: Int) {
+    fastKey = key
+    fastReport = nil
+    fastDump = nil
+    if let r = reports[key] {
+      fastState = r.isCountOnly ? .countOnlyReport : .other
+      if r.isCountOnly {
+        fastReport = r
+        let kind = r.report.kind
+        fastIsLockdep = kind == .lockdep
+        fastEndsAtTask = kind == .hungTask || kind == .lockdep
+        fastIsSanitizer = sanitizerKinds.contains(kind)
+      }
+    } else if lockLists.contains(key) {
+      fastState = .other
+    } else if let d = dumps[key] {
+      fastState = .dump
+      fastDump = d
+    } else {
+      fastState = .idle
+    }
+  }
+
   /// Ends the input: closes everything still open (reports are then marked truncated when they
   /// were cut inside a stack).
   public func finish() {
+    fastKey = Int.max
     flushPendingFtrace()
     publishTallies()
     if let f = ftrace {
@@ -390,6 +482,50 @@ public final class EventParser {
       tallyCounts[h, default: 0] += 1
       if tallyByHash[h] == nil { tallyByHash[h] = (words.map { body.text($0) }.joined(separator: " "), true) }
     }
+  }
+
+  // MARK: - splitting one input across two parsers (TwoCoreParse)
+
+  /// True when nothing is open: no report, dump, lock list, `Showing all locks` section or
+  /// ftrace dump in any context. Two parsers that are both quiescent after the same line go on
+  /// identically from there, which is what lets a second core start mid-file.
+  public var isQuiescent: Bool {
+    reports.isEmpty && dumps.isEmpty && lockLists.isEmpty && inAllLocks.isEmpty && ftrace == nil && pendingFtrace == nil
+  }
+
+  /// The running totals, to subtract a prefix of another parser's work (see `absorb`).
+  public struct Counts: Sendable {
+    var lines = 0
+    var truncatedLines = 0
+    var reports: [ReportKind: Int] = [:]
+    var lockLists = 0
+    var tallies: [UInt64: Int] = [:]
+  }
+
+  /// A snapshot of the totals (taken before `finish`).
+  public var counts: Counts {
+    Counts(lines: lineCount, truncatedLines: truncatedLineCount, reports: countedReports, lockLists: countedLockLists, tallies: tallyCounts)
+  }
+
+  /// Adds what `tail` counted after its snapshot `since`: `self` parsed the input up to a line
+  /// after which both were quiescent, `tail` from before that line to the end (finished).
+  public func absorb(_ tail: EventParser, since: Counts) {
+    lineCount += tail.lineCount - since.lines
+    truncatedLineCount += tail.truncatedLineCount - since.truncatedLines
+    countedLockLists += tail.countedLockLists - since.lockLists
+    for (k, v) in tail.countedReports {
+      let n = v - since.reports[k, default: 0]
+      if n > 0 { countedReports[k, default: 0] += n }
+    }
+    // `tail` published its tallies by name at `finish`; take out the snapshot's share.
+    var tracepoints = tail.countedTracepoints
+    var vhostOps = tail.countedVhostOps
+    for (h, c) in since.tallies {
+      guard let e = tail.tallyByHash[h] else { continue }
+      if e.vhost { vhostOps[e.name, default: 0] -= c } else { tracepoints[e.name, default: 0] -= c }
+    }
+    for (k, v) in tracepoints where v > 0 { countedTracepoints[k, default: 0] += v }
+    for (k, v) in vhostOps where v > 0 { countedVhostOps[k, default: 0] += v }
   }
 
   /// Moves count-only tallies into `countedTracepoints` / `countedVhostOps`.

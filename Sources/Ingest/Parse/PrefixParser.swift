@@ -55,6 +55,7 @@ public struct ParsedPrefix {
 /// (`[Tue Nov 25 12:00:00 2026] `), ANSI escapes before the prefix, and a kernel line glued
 /// after user-space output on the same serial line (`...rsyslogd[   12.037795] audit: ...`).
 public enum PrefixParser {
+  @inline(__always)
   public static func parse(_ b: UnsafeBufferPointer<UInt8>) -> ParsedPrefix {
     if let fast = parseCommon(b) { return fast }
     return parseGeneral(b)
