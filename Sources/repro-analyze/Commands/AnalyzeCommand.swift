@@ -161,7 +161,7 @@ struct AnalyzeCommand: ParsableCommand {
       // tail's events after its sync window go to a summary of its own, and with --jsonl to a
       // spool file, both appended after the head's.
       let tail = TailOutput(path: path, jsonl: streaming)
-      let started = ReportCommand.now()
+      let started = MonotonicClock.seconds()
       let usedTail = runOrFail {
         try TwoCoreParse.read(
           source, head: parser, headSink: { parser.emit($0) }, split: !wantsHTML, progress: { bar.update($0) },
@@ -173,7 +173,7 @@ struct AnalyzeCommand: ParsableCommand {
           })
       }
       if timing {
-        let seconds = ReportCommand.now() - started
+        let seconds = MonotonicClock.seconds() - started
         let mib = Double(total) / 1_048_576
         Terminal.writeStderr(
           "analyze: \(path): " + String(format: "%.1f MiB in %.3f s (%.0f MiB/s)", mib, seconds, seconds > 0 ? mib / seconds : 0)

@@ -83,9 +83,9 @@ struct ReportCommand: ParsableCommand {
         let box = SourceLookup(symbolizer)
         titler.sourceResolver = { box.source(of: $0) }
       }
-      let t0 = Self.now()
+      let t0 = MonotonicClock.seconds()
       let reports = titler.reports(in: bytes)
-      seconds += Self.now() - t0
+      seconds += MonotonicClock.seconds() - t0
       totalBytes += bytes.count
       totalReports += reports.count
       if json {
@@ -135,9 +135,6 @@ struct ReportCommand: ParsableCommand {
     }
     return out
   }
-
-  /// Monotonic seconds (also used by `analyze --timing`).
-  static func now() -> Double { MonotonicClock.seconds() }
 
   // MARK: JSON (fixed key order; strings escaped by Ingest's JSONBuffer)
 
