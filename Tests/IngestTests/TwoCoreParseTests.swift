@@ -124,3 +124,18 @@ extension TwoCoreParseTests.Outcome {
     vhostOps = p.countedVhostOps
   }
 }
+
+@Suite struct NewlineCountTests {
+  @Test func countsLikeAByteLoopAtEveryLengthAndAlignment() {
+    var rng = SystemRandomNumberGenerator()
+    for n in [0, 1, 31, 32, 33, 64, 255 * 32, 255 * 32 + 1, 300 * 32 + 7, 100_000] {
+      let bytes = (0..<n + 3).map { _ in UInt8.random(in: 0...3, using: &rng) == 0 ? 0x0A : UInt8.random(in: 0...255, using: &rng) }
+      for start in 0..<3 {
+        let slice = Array(bytes[start..<start + n])
+        let expected = slice.filter { $0 == 0x0A }.count
+        let got = slice.withUnsafeBytes { TwoCoreParse.countNewlines($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, n) }
+        #expect(got == expected, "n=\(n) start=\(start)")
+      }
+    }
+  }
+}
