@@ -51,11 +51,14 @@ public final class TwoCoreParse: @unchecked Sendable {
   private let earlyDone = DispatchSemaphore(value: 0)
   private let done = DispatchSemaphore(value: 0)
 
-  /// The offset where a tail would start, or nil when the source is not worth splitting.
+  /// The offset where a tail would start (the first line after `target`, by default 55 % into
+  /// the file), or nil when the source is not worth splitting.
   public static func splitPoint(_ source: LogSource, near target: Int? = nil, minimumBytes: Int = minimumBytes) -> Int? {
     guard let file = source.mappedFile, file.byteCount >= max(minimumBytes, 2), sysconf(Int32(_SC_NPROCESSORS_ONLN)) > 1 else { return nil }
     return file.withBytes { buf -> Int? in
-      guard let nl = buf.find(byte: 0x0A, from: max(0, target ?? buf.count / 2)), nl + 1 < buf.count else { return nil }
+      // A little past the middle: the head also starts the process, loads the title rules and
+      // decodes and titles the reports a summary keeps (measured best at 0.55 on the bench log).
+      guard let nl = buf.find(byte: 0x0A, from: max(0, target ?? buf.count / 20 * 11)), nl + 1 < buf.count else { return nil }
       return nl + 1
     }
   }
