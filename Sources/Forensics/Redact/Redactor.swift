@@ -166,10 +166,13 @@ public final class Redactor {
     var attempt = 0
     while true {
       let h = SHA256.hmac(key: key, message: message + (attempt == 0 ? [] : [UInt8(attempt)]))
-      let p = Self.generate(rule, value, h)
+      let p = Self.generate(rule, value, h, attempt: attempt)
       let owner = rule.pseudonym == "pointer" ? String(value.dropLast(3)) : value
+      // Few attempts suffice: every space but TEST-NET has ≥ 2^24 pseudonyms, and IPv4 moves to
+      // a 2^24 space after `testNetAttempts`. (Up to 255 rehashes per value once the 762
+      // TEST-NET addresses were taken made a log with 2,000 distinct IPv4s take minutes.)
       if let other = taken[rule.pseudonym + String(p.dropLast(rule.pseudonym == "pointer" ? 3 : 0))],
-        other != owner, attempt < 255
+        other != owner, attempt < Self.maxAttempts
       {
         attempt += 1  // two secrets on one pseudonym would merge them: rehash
         continue
@@ -190,9 +193,17 @@ public final class Redactor {
     return String(s.prefix(count))
   }
 
-  static func generate(_ rule: RedactionRule, _ value: String, _ h: [UInt8]) -> String {
+  /// Rehashes of a colliding pseudonym before two values share one (then unavoidable).
+  static let maxAttempts = 16
+  /// IPv4 pseudonyms come from TEST-NET-1/2/3 (RFC 5737), only 762 addresses; when the first
+  /// attempts all collide there, the space is nearly full and the class-E block 240.0.0.0/8
+  /// (reserved, never a host address; kept by the rule) takes the rest.
+  static let testNetAttempts = 8
+
+  static func generate(_ rule: RedactionRule, _ value: String, _ h: [UInt8], attempt: Int = 0) -> String {
     switch rule.pseudonym {
     case "ipv4":
+      if attempt >= testNetAttempts { return "240." + h[0..<3].map { String($0) }.joined(separator: ".") }
       let nets = ["192.0.2.", "198.51.100.", "203.0.113."]
       return nets[Int(h[0]) % 3] + String(1 + Int(h[1]) % 254)
     case "ipv6":
