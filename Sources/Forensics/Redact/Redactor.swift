@@ -78,7 +78,7 @@ public struct RedactionCount: Sendable, Hashable, Codable {
 /// Not thread-safe: one Redactor per excerpt.
 public final class Redactor {
   public let rules: RedactionRules
-  private let key: [UInt8]
+  private let key: SHA256.HMACKey
   private let keywords: [[UInt8]]
   private var mapping: [String: [UInt8]] = [:]  // "kind\0value" → pseudonym; never written out
   private var taken: [String: String] = [:]  // pseudonym → value, to resolve hash collisions
@@ -87,7 +87,7 @@ public final class Redactor {
 
   public init(rules: RedactionRules, key: [UInt8], keywords: [String] = []) {
     self.rules = rules
-    self.key = key
+    self.key = SHA256.HMACKey(key)
     self.keywords = (rules.keywords + keywords).filter { !$0.isEmpty }.map { Array($0.utf8) }
   }
 
@@ -117,14 +117,18 @@ public final class Redactor {
           continue
         }
       }
-      let before = cur.count
-      cur = apply(rule, to: cur)
-      if cur.count != before || lower != nil { lower = nil }
+      // The lower-cased copy stays valid until a rule changes the line (it was rebuilt for
+      // every ignore-case rule: seven passes over every long line).
+      if let changed = apply(rule, to: cur) {
+        cur = changed
+        lower = nil
+      }
     }
     return cur
   }
 
-  private func apply(_ rule: RedactionRule, to line: [UInt8]) -> [UInt8] {
+  /// The line with `rule` applied, or nil when nothing was replaced.
+  private func apply(_ rule: RedactionRule, to line: [UInt8]) -> [UInt8]? {
     var out: [UInt8] = []
     var copied = 0
     var start = 0
@@ -142,7 +146,7 @@ public final class Redactor {
       }
       if changed { out.append(contentsOf: buf[copied...]) }
     }
-    return changed ? out : line
+    return changed ? out : nil
   }
 
   private func keeps(_ rule: RedactionRule, _ value: String) -> Bool {
@@ -165,7 +169,7 @@ public final class Redactor {
     }
     var attempt = 0
     while true {
-      let h = SHA256.hmac(key: key, message: message + (attempt == 0 ? [] : [UInt8(attempt)]))
+      let h = SHA256.hmac(key, message: message + (attempt == 0 ? [] : [UInt8(attempt)]))
       let p = Self.generate(rule, value, h, attempt: attempt)
       let owner = rule.pseudonym == "pointer" ? String(value.dropLast(3)) : value
       // Few attempts suffice: every space but TEST-NET has ≥ 2^24 pseudonyms, and IPv4 moves to
@@ -273,7 +277,7 @@ public final class Redactor {
         let id = "keyword\u{0}" + value
         if mapping[id] == nil {
           distinct["keyword", default: 0] += 1
-          mapping[id] = Array(("keyword-" + Self.hexDigits(SHA256.hmac(key: key, message: Array(id.utf8)), 6)).utf8)
+          mapping[id] = Array(("keyword-" + Self.hexDigits(SHA256.hmac(key, message: Array(id.utf8)), 6)).utf8)
         }
         out += mapping[id]!
         i += word.count
