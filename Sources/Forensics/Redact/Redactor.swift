@@ -84,6 +84,7 @@ public final class Redactor {
   private var taken: [String: String] = [:]  // pseudonym → value, to resolve hash collisions
   private var counts: [String: Int] = [:]
   private var distinct: [String: Int] = [:]
+  private var testNetFull = false  // see `testNetAttempts`
 
   public init(rules: RedactionRules, key: [UInt8], keywords: [String] = []) {
     self.rules = rules
@@ -167,8 +168,10 @@ public final class Redactor {
     if rule.pseudonym == "pointer", let v = UInt64(value, radix: 16) {
       message = Array(("pointer\u{0}" + String(v >> 12, radix: 16)).utf8)
     }
-    var attempt = 0
+    // Once TEST-NET was found full, later IPv4 values go straight to the spill block.
+    var attempt = rule.pseudonym == "ipv4" && testNetFull ? Self.testNetAttempts : 0
     while true {
+      if rule.pseudonym == "ipv4" && attempt == Self.testNetAttempts { testNetFull = true }
       let h = SHA256.hmac(key, message: message + (attempt == 0 ? [] : [UInt8(attempt)]))
       let p = Self.generate(rule, value, h, attempt: attempt)
       let owner = rule.pseudonym == "pointer" ? String(value.dropLast(3)) : value
