@@ -62,8 +62,9 @@ extension Titler {
         deepest = Self.directory(clean)
         continue
       }
-      // A later frame deeper in the same directory tree names the code more precisely.
-      if clean.hasPrefix(deepest) {
+      // A later frame deeper in the same directory tree names the code more precisely (the
+      // same file again never is: most lines of a report repeat the guilty one).
+      if clean != guilty, clean.hasPrefix(deepest) {
         let suffix = clean.dropFirst(deepest.count)
         if suffix.hasPrefix("/") && suffix.dropFirst().contains("/") {
           guilty = clean
