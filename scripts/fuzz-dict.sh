@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Writes a libFuzzer dictionary of console-log tokens to stdout: fuzz-dict.sh > FILE.
 #   make fuzz FUZZ_EXTRA=-dict=.build-fuzz/log.dict   (mk/hardening.mk builds it)
-# Literals come from the rules themselves (the `starts`, `header`, `suppress` and `needs` lists
+# Literals come from the rules themselves (the `starts`, `header` and `needs` lists
 # of rules/ingest.toml, rules/oops/*.toml, rules/redact.toml), so the fuzzer reaches the header
 # and prefilter paths without having to guess 20-byte strings; a fixed list adds the structural
 # tokens of frames, lockdep, task dumps, ftrace and syzbot pages.
 set -euo pipefail
 rules=${1:-rules}
 {
-  grep -ohE '^(starts|header|suppress|needs) = \[?.*' "$rules"/ingest.toml "$rules"/oops/*.toml "$rules"/redact.toml \
+  grep -ohE '^(starts|header|needs) = \[?.*' "$rules"/ingest.toml "$rules"/oops/*.toml "$rules"/redact.toml \
     | grep -oE '"[^"]+"|'"'"'[^'"'"']+'"'" | sed -E "s/^'(.*)'\$/\1/; s/^\"(.*)\"\$/\1/"
   cat <<'EOF'
 Call Trace:
