@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Writes a libFuzzer dictionary of console-log tokens to stdout: fuzz-dict.sh > FILE.
-#   make fuzz FUZZ_EXTRA=-dict=.build-fuzz/log.dict   (mk/hardening.mk builds it)
+#   `make fuzz` builds .build-fuzz/log.dict with it and always passes it (mk/hardening.mk).
 # Literals come from the rules themselves (the `starts`, `header` and `needs` lists
 # of rules/ingest.toml, rules/oops/*.toml, rules/redact.toml), so the fuzzer reaches the header
 # and prefilter paths without having to guess 20-byte strings; a fixed list adds the structural
