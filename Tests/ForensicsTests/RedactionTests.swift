@@ -91,6 +91,28 @@ struct RedactorTests {
     #expect(r.redact(once) == once)
   }
 
+  /// An IPv6 prefix ending in `::` glued to a domain or an e-mail domain is not an address: its
+  /// pseudonym ends in a hex group and formed a host name (`…:2804.com`) or an e-mail
+  /// (`…:2804@example.org`) with the text after it, which the second pass redacted (fuzz
+  /// finding, Tests/Fuzz/regressions/redact/ipv6-prefix-glued-to-domain).
+  @Test(arguments: ["route fe80::.com", "peer fe80::@example.org", "mapped ::ffff:10.1.2.3 up", "gw fe80::1."])
+  func addressGluedToFollowingTextIsIdempotent(_ line: String) throws {
+    let r = Redactor(rules: try redactionRules(), key: Array("glued".utf8))
+    let once = r.redact(line)
+    #expect(r.redact(once) == once, "\(line) → \(once)")
+  }
+
+  /// `::ffff:a.b.c.d` is an IPv4 address: it gets an IPv4 pseudonym, and no octet survives
+  /// (the IPv6 rule used to take `::ffff:10` and leave `.1.2.3`).
+  @Test func ipv4MappedAddressIsRedactedAsIPv4() throws {
+    let r = Redactor(rules: try redactionRules(), key: Array("mapped".utf8))
+    let out = r.redact("mapped ::ffff:10.1.2.3 up")
+    #expect(!out.contains(".1.2.3"), "\(out)")
+    #expect(out.hasPrefix("mapped ::ffff:192.0.2.") || out.hasPrefix("mapped ::ffff:198.51.100.") || out.hasPrefix("mapped ::ffff:203.0.113."), "\(out)")
+    // A full address at the end of a sentence is still an address.
+    #expect(!r.redact("gw fe80::1234:5678.").contains("1234:5678"))
+  }
+
   @Test func redactionIsIdempotent() throws {
     let r = Redactor(rules: try redactionRules(), key: Array("idempotent-key-000".utf8), keywords: ["project-bluebird"])
     for p in plantedSecrets {
