@@ -102,6 +102,32 @@ struct RedactorTests {
     #expect(r.redact(once) == once, "\(line) → \(once)")
   }
 
+  /// Every kind of secret with every kind of glue before and after it (5,865 lines): the
+  /// pseudonym must never form a new secret with its neighbours. Found the `fe80::.com` class
+  /// above in one shot when run against the old rules.
+  @Test func secretsGluedToNeighboursStayIdempotent() throws {
+    let values = [
+      "fe80::", "fe80::1", "::1", "2a00:1450:4001:81c::200e", "10.1.2.3", "52:54:00:12:34:56", "52-54-00-ab-cd-ef",
+      "0e:54:00:ff:fe:12:34:99", "3f2b8c9e-1d4a-4e6b-9f0a-7c5d2e1b3a49", "ffff888012345678", "0xffffc90000a1b2c0",
+      "alice@example.org", "ci.corp.example.com", "ip-10-0-0-1", "ghp_abcdefghijklmnopqrstuvwxyz0123",
+      "PARTUUID=9a8b7c6d-01", "uid=1000(carol)", "/home/alice/x", "USER=bob", "password=hunter2",
+      "SerialNumber: WD-WCC6Y7NKZ123", "hostname=vm1", "Kernel Offset: 0x24e00000 from 0xffffffff81000000",
+    ]
+    let before = ["", "a", "1", ".", "@", ":", "-", "_", "/", "=", "x@", "a.", "::", "[", "fe80::"]
+    let after = ["", "a", "1", ".com", "@example.org", ":", "-", "_", ".", ".1", "x", ".example.com", "::", "]", ":1", "%eth0", "-01"]
+    let r = Redactor(rules: try redactionRules(), key: Array("glue".utf8))
+    var broken: [String] = []
+    for v in values {
+      for b in before {
+        for a in after {
+          let once = r.redact(b + v + a)
+          if r.redact(once) != once { broken.append("\(b + v + a) → \(once)") }
+        }
+      }
+    }
+    #expect(broken.isEmpty, "\(broken.prefix(5))")
+  }
+
   /// `::ffff:a.b.c.d` is an IPv4 address: it gets an IPv4 pseudonym, and no octet survives
   /// (the IPv6 rule used to take `::ffff:10` and leave `.1.2.3`).
   @Test func ipv4MappedAddressIsRedactedAsIPv4() throws {
