@@ -81,16 +81,9 @@ import Testing
 
   @Test func fifoAsTheLogIsReadLikeAPipe() throws {
     let fifo = temp("serial.fifo")
-    #expect(mkfifo(fifo, 0o600) == 0)
-    defer { unlink(fifo) }
     let data = try Data(contentsOf: URL(fileURLWithPath: hung))
-    let writer = Thread {
-      if let h = FileHandle(forWritingAtPath: fifo) {
-        h.write(data)
-        try? h.close()
-      }
-    }
-    writer.start()
+    #expect(makeFIFO(fifo, feeding: data))
+    defer { unlink(fifo) }
     let r = try runCommand(["analyze", "--json", fifo])
     #expect(r.status == 0)
     #expect(r.stdout.contains("\"hung_task\" : 3"))

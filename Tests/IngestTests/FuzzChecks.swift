@@ -189,6 +189,33 @@ enum FuzzChecks {
     let a = detailed.filter { if case .report = $0 { true } else { false } }.count
     let b = counted + countOnly.filter { if case .report = $0 { true } else { false } }.count
     if a != b { problems.append("detailed found \(a) reports, count-only \(b)") }
+    problems += countOnlyFastPathAgrees(input, rules: rules)
+    return problems
+  }
+
+  /// The count-only fast path (EventParser.skipsCountOnly) only skips work: with it off, the
+  /// same events and the same tallies come out.
+  static func countOnlyFastPathAgrees(_ input: UnsafeBufferPointer<UInt8>, rules: IngestRules) -> [String] {
+    func run(fast: Bool) -> ([Event], [String]) {
+      var events: [Event] = []
+      let parser = EventParser(rules: rules, file: "fuzz.log") { events.append($0) }
+      parser.isDetailed = false
+      parser.countOnlyFastPath = fast
+      forEachLine(input, cap: 4096) { parser.consume($0) }
+      parser.finish()
+      let tallies = [
+        "\(parser.lineCount) \(parser.truncatedLineCount) \(parser.countedLockLists)",
+        parser.countedReports.map { "\($0.key.rawValue)=\($0.value)" }.sorted().joined(separator: ","),
+        parser.countedTracepoints.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: ","),
+        parser.countedVhostOps.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: ","),
+      ]
+      return (events, tallies)
+    }
+    let (fastEvents, fastTallies) = run(fast: true)
+    let (slowEvents, slowTallies) = run(fast: false)
+    var problems: [String] = []
+    if fastEvents != slowEvents { problems.append("count-only fast path changed the events") }
+    if fastTallies != slowTallies { problems.append("count-only fast path changed the tallies: \(fastTallies) vs \(slowTallies)") }
     return problems
   }
 

@@ -134,16 +134,9 @@ import Testing
   /// A FIFO is read like a pipe: a writer feeds a real log and the reports come out.
   @Test func fifoIsReadLikeAPipe() throws {
     let fifo = temp("serial.fifo")
-    #expect(mkfifo(fifo, 0o600) == 0)
-    defer { unlink(fifo) }
     let data = try Data(contentsOf: URL(fileURLWithPath: hung))
-    let writer = Thread {
-      if let h = FileHandle(forWritingAtPath: fifo) {
-        h.write(data)
-        try? h.close()
-      }
-    }
-    writer.start()
+    #expect(makeFIFO(fifo, feeding: data))
+    defer { unlink(fifo) }
     let events = try EventParser.parse(source: LogSource.open(fifo), rules: testRules)
     #expect(events.reports.filter { $0.kind == .hungTask }.count == 3)
   }

@@ -1,3 +1,5 @@
+import Foundation
+import TestSupport
 import Testing
 
 @testable import Ingest
@@ -43,5 +45,57 @@ import Testing
       #expect(p.caller == row.caller)
       #expect(p.level == row.level)
     }
+  }
+}
+
+/// The fixed-width fast path (`parseKernelShape`) must agree with the general loop
+/// (`parseCommon`) on every line it accepts: real lines, and the same lines with bytes mutated.
+@Suite struct PrefixFastPathTests {
+  static func same(_ a: ParsedPrefix, _ b: ParsedPrefix) -> Bool {
+    a.bodyStart == b.bodyStart && a.seconds == b.seconds && a.fraction == b.fraction
+      && a.fractionScale == b.fractionScale && a.callerKey == b.callerKey && a.level == b.level
+  }
+
+  @Test func kernelShapeAgreesWithTheGeneralLoop() throws {
+    var lines: [[UInt8]] = []
+    for dir in ["logs/lab", "logs/lab-6.12", "logs/locks", "corpus/syzkaller/public/cases"] {
+      let d = TestPaths.fixture(dir)
+      for n in try FileManager.default.contentsOfDirectory(atPath: d).sorted() where n.hasSuffix(".log") {
+        let data = try #require(FileManager.default.contents(atPath: d + "/" + n))
+        lines += data.split(separator: 0x0A, omittingEmptySubsequences: false).map { Array($0) }
+      }
+    }
+    // Edge shapes around the fixed widths.
+    lines += [
+      "[  123.456789][     T] x", "[  123.456789][      ] x", "[  123.456789][C12345] x", "[  123.456789][T123456] x",
+      "[123456.789012] x", "[ 12 34.567890] x", "[  123.45678a] x", "[  123.456789][ T123]", "[  123.456789]",
+      "[  123.456789][ T1x3] x", "[     .456789] x", "[    0.000000][    C0] x", "[99999.999999][T99999] x",
+      "[  123.456789] [ T123] x", "[  123.456789][  T12 ] x", "[  123.456789][ T123]x",
+    ].map { Array($0.utf8) }
+    var rng = SystemRandomNumberGenerator()
+    var accepted = 0
+    var disagreements: [String] = []
+    let alphabet: [UInt8] = Array(" 0123456789[].TC]x\t".utf8)
+    for (k, line) in lines.enumerated() {
+      var variants = [line]
+      if k % 4 == 0, !line.isEmpty {
+        // Byte changes inside the prefix, where the shapes differ.
+        for _ in 0..<3 {
+          var m = line
+          m[Int.random(in: 0..<min(m.count, 24), using: &rng)] = alphabet.randomElement(using: &rng)!
+          variants.append(m)
+        }
+      }
+      for v in variants {
+        v.withUnsafeBufferPointer { b in
+          guard let fixed = PrefixParser.parseKernelShape(b) else { return }
+          accepted += 1
+          if let general = PrefixParser.parseCommon(b), Self.same(fixed, general) { return }
+          if disagreements.count < 5 { disagreements.append(String(decoding: b.prefix(40), as: UTF8.self)) }
+        }
+      }
+    }
+    #expect(disagreements == [])
+    #expect(accepted > lines.count / 2, "the fast path took only \(accepted) of \(lines.count) lines")
   }
 }

@@ -1,3 +1,4 @@
+import Forensics
 import Foundation
 
 #if canImport(Glibc)
@@ -118,11 +119,7 @@ enum Posix {
     return url.path
   }
 
-  static func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-  }
+  static func monotonicSeconds() -> Double { MonotonicClock.seconds() }
 
   static func sleep(seconds: Double) {
     guard seconds > 0 else { return }
@@ -166,35 +163,21 @@ enum Posix {
 
 extension Posix {
   /// Spawns `argv` (argv[0] an absolute path) with stdin from /dev/null and
-  /// stdout+stderr appended to `outputPath`; returns the child's pid. posix_spawn + waitpid is
-  /// used instead of Foundation's Process because a daemonizing child (QEMU -daemonize) leaves a
-  /// grandchild holding inherited descriptors, which confuses Process's termination tracking.
+  /// stdout+stderr appended to `outputPath`; returns the child's pid. posix_spawn + waitpid
+  /// (`Forensics.ChildProcess`) rather than Foundation's Process: a daemonizing child
+  /// (QEMU -daemonize) leaves a grandchild holding inherited descriptors, which confuses
+  /// Process's termination tracking.
   static func spawn(_ argv: [String], outputPath: String) throws(DriverError) -> pid_t {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-    posix_spawn_file_actions_adddup2(&actions, 1, 2)
-    var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
-    cArgs.append(nil)
-    defer { for p in cArgs { free(p) } }
-    // The Swift runtime's threads may block or ignore signals; the child must start with a
-    // clean mask and default dispositions, or QEMU would ignore SIGTERM from `run --stop`.
-    var attr = posix_spawnattr_t()
-    posix_spawnattr_init(&attr)
-    defer { posix_spawnattr_destroy(&attr) }
-    var empty = sigset_t()
-    sigemptyset(&empty)
-    var all = sigset_t()
-    sigfillset(&all)
-    posix_spawnattr_setsigmask(&attr, &empty)
-    posix_spawnattr_setsigdefault(&attr, &all)
-    posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-    var pid: pid_t = 0
-    let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, environ)
-    guard rc == 0 else { throw .io(argv[0], "cannot start", errno: rc) }
-    return pid
+    try spawn(argv, stdout: .appending(outputPath), stderr: .sameAsStdout)
+  }
+
+  /// Spawns `argv` with stdin from /dev/null, stdout and stderr where given; returns the pid.
+  static func spawn(_ argv: [String], stdout: ChildProcess.Output, stderr: ChildProcess.Output) throws(DriverError) -> pid_t {
+    do {
+      return try ChildProcess.spawn(argv, stdout: stdout, stderr: stderr)
+    } catch {
+      throw .io(argv[0], "cannot start", errno: error.code)
+    }
   }
 
   /// Waits up to `seconds` for child `pid`; returns its exit status (128+signal when killed),
@@ -204,11 +187,7 @@ extension Posix {
     var status: Int32 = 0
     while true {
       let r = waitpid(pid, &status, WNOHANG)
-      if r == pid {
-        // WIFEXITED / WEXITSTATUS / WTERMSIG are macros; decode the classic encoding by hand.
-        let low = status & 0x7f
-        return low == 0 ? (status >> 8) & 0xff : 128 + low
-      }
+      if r == pid { return ChildProcess.exitStatus(waitStatus: status) }
       if r < 0 && errno != EINTR { return -1 }
       if monotonicSeconds() > deadline { return nil }
       sleep(seconds: 0.02)

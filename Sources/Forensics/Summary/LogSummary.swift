@@ -115,6 +115,19 @@ public struct LogSummary: Sendable, Codable {
     for (k, v) in vhostOps { vhostLockOps[k, default: 0] += v }
   }
 
+  /// Appends `tail`, a summary of the rest of the current file gathered by a second parser
+  /// (`TwoCoreParse`), as if its events had been added here in order. `tail` has one file
+  /// entry (its path is ignored) carrying the banner and KASLR offset it saw.
+  public mutating func appendContinuation(_ tail: LogSummary) {
+    var t = tail
+    let info = t.files.first
+    t.files = []
+    merge(t)
+    guard !files.isEmpty, let info else { return }
+    if files[files.count - 1].linuxVersion == nil { files[files.count - 1].linuxVersion = info.linuxVersion }
+    if let k = info.kernelOffset { files[files.count - 1].kernelOffset = k }
+  }
+
   /// Merges another summary (batch mode: one per file, combined in input order).
   public mutating func merge(_ o: LogSummary) {
     files += o.files

@@ -178,12 +178,7 @@ final class DebugImage {
   }
 
   private func unitOffset(containing address: UInt64) -> UInt64? {
-    var lo = 0
-    var hi = unitSpans.count
-    while lo < hi {
-      let mid = (lo + hi) / 2
-      if unitSpans[mid].low <= address { lo = mid + 1 } else { hi = mid }
-    }
+    let lo = unitSpans.partitioningIndex { $0.low > address }
     guard lo > 0, address < unitSpans[lo - 1].high else { return nil }
     return unitSpans[lo - 1].unit
   }

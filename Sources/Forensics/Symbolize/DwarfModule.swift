@@ -201,16 +201,8 @@ final class DwarfModule {
         covered.insert(offset)
       }
     }
-    var cu: OpaquePointer? = nil
-    var next: OpaquePointer? = nil
-    var version: Dwarf_Half = 0
-    var unitType: UInt8 = 0
-    var cudie = Dwarf_Die()
-    while dwarf_get_units(dw, cu, &next, &version, &unitType, &cudie, nil) == 0 {
-      cu = next
-      guard unitType == UInt8(DW_UT_compile) || unitType == UInt8(DW_UT_partial) else { continue }
-      let offset = dwarf_dieoffset(&cudie)
-      guard !covered.contains(offset) else { continue }
+    forEachCompileUnit(dw) { offset, cudie in
+      guard !covered.contains(offset) else { return }
       forEachRange(of: &cudie) { low, high in
         out.append(UnitRange(low: low, high: high, unit: offset))
       }
@@ -222,6 +214,13 @@ final class DwarfModule {
   func unitOffsets() throws -> [UInt64] {
     guard let dw = loadDwarf() else { throw SymbolizeError.noDebugInfo(path: path) }
     var out: [UInt64] = []
+    forEachCompileUnit(dw) { offset, _ in out.append(offset) }
+    return out
+  }
+
+  /// Calls `body` with the DIE offset and DIE of each compile or partial unit (type units and
+  /// skeletons are not code).
+  private func forEachCompileUnit(_ dw: OpaquePointer, _ body: (UInt64, inout Dwarf_Die) -> Void) {
     var cu: OpaquePointer? = nil
     var next: OpaquePointer? = nil
     var version: Dwarf_Half = 0
@@ -230,9 +229,8 @@ final class DwarfModule {
     while dwarf_get_units(dw, cu, &next, &version, &unitType, &cudie, nil) == 0 {
       cu = next
       guard unitType == UInt8(DW_UT_compile) || unitType == UInt8(DW_UT_partial) else { continue }
-      out.append(dwarf_dieoffset(&cudie))
+      body(dwarf_dieoffset(&cudie), &cudie)
     }
-    return out
   }
 
   private func forEachRange(of die: inout Dwarf_Die, _ body: (UInt64, UInt64) -> Void) {

@@ -185,12 +185,7 @@ struct SymbolTable: Sendable {
   /// the nearest one at or below; a sized symbol must contain the address, a size-0 symbol
   /// extends to the next.
   func containing(_ address: UInt64) -> Entry? {
-    var lo = 0
-    var hi = byAddress.count
-    while lo < hi {
-      let mid = (lo + hi) / 2
-      if entries[Int(byAddress[mid])].address <= address { lo = mid + 1 } else { hi = mid }
-    }
+    let lo = byAddress.partitioningIndex { entries[Int($0)].address > address }
     guard lo > 0 else { return nil }
     let e = entries[Int(byAddress[lo - 1])]
     if e.size != 0 && e.address + e.size <= address { return nil }

@@ -63,17 +63,14 @@ public enum SymbolizeBenchmark {
     let input = dir + "/addrs.txt"
     try text.write(toFile: input, atomically: true, encoding: .utf8)
     print("symbolize benchmark: \(o.count) random .text addresses of \(o.vmlinux) (seed \(o.seed))")
-    let env = ["XDG_CACHE_HOME=" + dir + "/cache"]
+    // Our environment, with the index cache in the scratch directory.
+    let environment = ProcessInfo.processInfo.environment.filter { $0.key != "XDG_CACHE_HOME" }.map { "\($0.key)=\($0.value)" }
+      + ["XDG_CACHE_HOME=" + dir + "/cache"]
     let me = o.binary
     var results: [Measurement] = []
     func measure(_ name: String, _ argv: [String], runs: Int, stdin: String? = input, output: String = "/dev/null") {
-      var best: Measurement? = nil
-      for _ in 0..<max(runs, 1) {
-        let m = spawnAndMeasure(name: name, argv: argv, env: env, stdin: stdin ?? "/dev/null", stdout: output)
-        if best == nil || m.wallSeconds < best!.wallSeconds { best = m }
-      }
-      results.append(best!)
-      let b = best!
+      let b = measureChild(name: name, argv: argv, runs: runs, environment: environment, stdin: stdin ?? "/dev/null", stdout: output)
+      results.append(b)
       print(
         "  " + pad(name, 34)
           + String(format: "%7.3f s wall  %7.3f s cpu  %7.1f MB peak RSS", b.wallSeconds, b.cpuSeconds, Double(b.peakRSSBytes) / 1_048_576)
@@ -119,40 +116,18 @@ public enum SymbolizeBenchmark {
     s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count)
   }
 
-  /// posix_spawn + wait4: wall time, user+system time and peak RSS of one child.
-  static func spawnAndMeasure(name: String, argv: [String], env extra: [String], stdin: String, stdout: String) -> Measurement {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    var environment = ProcessInfo.processInfo.environment.filter { $0.key != "XDG_CACHE_HOME" }.map { "\($0.key)=\($0.value)" }
-    environment += extra
-    let cArgs = argv.map { strdup($0) } + [nil]
-    let cEnv = environment.map { strdup($0) } + [nil]
-    defer {
-      cArgs.forEach { free($0) }
-      cEnv.forEach { free($0) }
-    }
-    var pid: pid_t = 0
-    var t0 = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t0)
-    let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, cEnv)
-    guard rc == 0 else {
+  /// The fastest of `runs` runs of one child; a child that cannot start is reported with status -1.
+  static func measureChild(
+    name: String, argv: [String], runs: Int, environment: [String], stdin: String, stdout: String
+  ) -> Measurement {
+    do {
+      let m = try ChildProcess.fastest(
+        of: runs, argv, stdin: stdin, stdout: .file(stdout), stderr: .discard, environment: environment)
+      return Measurement(
+        name: name, wallSeconds: m.wallSeconds, cpuSeconds: m.cpuSeconds, peakRSSBytes: m.peakRSSKiB * 1024,
+        status: m.status)
+    } catch {
       return Measurement(name: name, wallSeconds: 0, cpuSeconds: 0, peakRSSBytes: 0, status: -1)
     }
-    var status: Int32 = 0
-    var usage = rusage()
-    while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
-    var t1 = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t1)
-    let wall = Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) / 1e9
-    let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-      + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-    let exited = (status & 0x7F) == 0
-    return Measurement(
-      name: name, wallSeconds: wall, cpuSeconds: cpu, peakRSSBytes: Int(usage.ru_maxrss) * 1024,
-      status: exited ? (status >> 8) & 0xFF : 128 + (status & 0x7F))
   }
 }

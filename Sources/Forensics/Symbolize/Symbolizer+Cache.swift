@@ -114,12 +114,7 @@ final class IndexFile {
   func hasUnit(_ offset: UInt64) -> Bool { slot(of: offset) != nil }
 
   private func slot(of offset: UInt64) -> Int? {
-    var lo = 0
-    var hi = directory.count
-    while lo < hi {
-      let mid = (lo + hi) / 2
-      if directory[mid].unit < offset { lo = mid + 1 } else { hi = mid }
-    }
+    let lo = directory.partitioningIndex { $0.unit >= offset }
     return lo < directory.count && directory[lo].unit == offset ? lo : nil
   }
 

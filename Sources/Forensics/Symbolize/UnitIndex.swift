@@ -140,13 +140,7 @@ struct UnitIndex: Sendable {
 
   private func rootNode(containing address: UInt64) -> Int32? {
     // Last root with low <= address, then walk back over the (rare) overlapping ones.
-    var lo = 0
-    var hi = roots.count
-    while lo < hi {
-      let mid = (lo + hi) / 2
-      if roots[mid].low <= address { lo = mid + 1 } else { hi = mid }
-    }
-    var i = lo - 1
+    var i = roots.partitioningIndex { $0.low > address } - 1
     var steps = 0
     while i >= 0 && steps < 8 {
       if address < roots[i].high { return roots[i].node }
@@ -159,12 +153,7 @@ struct UnitIndex: Sendable {
   /// The last row at or below `address` (LLVM picks the last of equal-address rows); nil when
   /// that row ends a sequence, i.e. the address lies in a gap.
   private func lineRow(for address: UInt64) -> LineRow? {
-    var lo = 0
-    var hi = rows.count
-    while lo < hi {
-      let mid = (lo + hi) / 2
-      if rows[mid].address <= address { lo = mid + 1 } else { hi = mid }
-    }
+    let lo = rows.partitioningIndex { $0.address > address }
     guard lo > 0 else { return nil }
     let row = rows[lo - 1]
     return row.isEndSequence ? nil : row

@@ -104,13 +104,63 @@ public final class LogSource {
   ) throws {
     switch backing {
     case .mapped(let file):
-      try file.withBytes { buf in
-        // Walk the mapping in windows and drop consumed pages from our resident set: the page
-        // cache keeps them, but peak RSS stays flat however large the file is.
-        let window = 8 << 20
-        var pos = 0
-        var line = 1
-        var released = 0
+      _ = try mappedLines(file, from: 0, to: file.byteCount, firstLine: 1, progress: progress) { line in
+        try body(line)
+        return true
+      }
+    case .stream(let reader):
+      try streamLines(read: { (p, c) throws(IngestError) in try reader.read(into: p, capacity: c) }, progress: progress, body)
+    case .xz(let decoder):
+      try streamLines(read: { (p, c) throws(IngestError) in try decoder.read(into: p, capacity: c) }, progress: progress, body)
+    case .gzip(let decoder):
+      try streamLines(read: { (p, c) throws(IngestError) in try decoder.read(into: p, capacity: c) }, progress: progress, body)
+    }
+  }
+
+  /// The mapped file, when the source is one (the two-core split needs random access).
+  public var mappedFile: MappedFile? {
+    if case .mapped(let f) = backing { return f }
+    return nil
+  }
+
+  /// Mapped files only: the lines from byte `start` (a line start, numbered `firstLine`) up to
+  /// byte `end` (a line start, or the end of the file), until `body` returns false. Returns the
+  /// offset and number of the first line not consumed.
+  public func forEachLine(
+    from start: Int, to end: Int, firstLine: Int, progress: ((Int) -> Void)? = nil,
+    _ body: (borrowing Line) throws -> Bool
+  ) throws -> (offset: Int, line: Int) {
+    guard let file = mappedFile else { throw IngestError.readFailed(path: name, reason: "not a mapped file") }
+    return try mappedLines(file, from: start, to: end, firstLine: firstLine, progress: progress, body)
+  }
+
+  private struct StopScan: Error {}
+
+  private func mappedLines(
+    _ file: MappedFile, from start: Int, to limit: Int, firstLine: Int, progress: ((Int) -> Void)?,
+    _ body: (borrowing Line) throws -> Bool
+  ) throws -> (offset: Int, line: Int) {
+    try file.withBytes { whole in
+      // Walk the mapping in windows and drop consumed pages from our resident set: the page
+      // cache keeps them, but peak RSS stays flat however large the file is.
+      let buf = UnsafeBufferPointer(rebasing: whole[..<min(limit, whole.count)])
+      let window = 4 << 20  // per reader; two readers run at once on a split file
+      var pos = start
+      var line = firstLine
+      var released = (start >> 12) << 12
+      var stoppedAt: (offset: Int, line: Int)?
+      // The line after `l` starts after its newline (its bytes may have been cut at the cap).
+      func after(_ l: borrowing Line) -> (offset: Int, line: Int) {
+        let nl = buf.find(byte: 0x0A, from: l.offset + l.bytes.count) ?? buf.count
+        return (min(nl + 1, buf.count), l.number + 1)
+      }
+      func scan(_ l: borrowing Line) throws {
+        if try !body(l) {
+          stoppedAt = after(l)
+          throw StopScan()
+        }
+      }
+      do {
         while pos < buf.count {
           let end = min(buf.count, pos + window)
           let isFinal = end == buf.count
@@ -124,12 +174,12 @@ public final class LogSource {
           let view = UnsafeBufferPointer(rebasing: buf[pos..<end])
           var used = try LineSplitter.split(
             view, baseOffset: pos, firstLine: line, isFinal: isFinal, cap: maxLineByteCount,
-            progress: nil, body, lineCounter: &line)
+            progress: nil, scan, lineCounter: &line)
           if used == 0 && !isFinal {
             // One line longer than the window: emit it (cut at the cap) and skip to its end.
             let nl = buf.find(byte: 0x0A, from: end) ?? buf.count
             let len = min(nl - pos, maxLineByteCount)
-            try body(Line(bytes: UnsafeBufferPointer(rebasing: buf[pos..<pos + len]), number: line, offset: pos, isTruncated: nl - pos > maxLineByteCount))
+            try scan(Line(bytes: UnsafeBufferPointer(rebasing: buf[pos..<pos + len]), number: line, offset: pos, isTruncated: nl - pos > maxLineByteCount))
             line += 1
             used = min(nl + 1, buf.count) - pos
           }
@@ -142,13 +192,10 @@ public final class LogSource {
             released = drop
           }
         }
+      } catch is StopScan {
+        return stoppedAt ?? (pos, line)
       }
-    case .stream(let reader):
-      try streamLines(read: { (p, c) throws(IngestError) in try reader.read(into: p, capacity: c) }, progress: progress, body)
-    case .xz(let decoder):
-      try streamLines(read: { (p, c) throws(IngestError) in try decoder.read(into: p, capacity: c) }, progress: progress, body)
-    case .gzip(let decoder):
-      try streamLines(read: { (p, c) throws(IngestError) in try decoder.read(into: p, capacity: c) }, progress: progress, body)
+      return (pos, line)
     }
   }
 

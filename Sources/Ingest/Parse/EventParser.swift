@@ -30,7 +30,8 @@ public final class EventParser {
   private let reports = SmallMap<ReportState>()
   private let dumps = SmallMap<TaskDumpState>()
   private let lockLists = SmallMap<LockListState>()
-  private let inAllLocks = SmallMap<Bool>()
+  /// Contexts inside a `Showing all locks held` section → the section's last header line.
+  private let inAllLocks = SmallMap<Int>()
   private var ftrace: FtraceState?
   private var pendingFtrace: FtraceRecord?
   /// The raw bytes of the line being consumed (valid only during `consume`).
@@ -44,6 +45,10 @@ public final class EventParser {
     self.file = file
     self.sink = sink
   }
+
+  /// Passes an event to this parser's sink, as if this parser had produced it (the second
+  /// core's events after a split; see TwoCoreParse).
+  public func emit(_ event: Event) { sink(event) }
 
   /// Parses a whole source, returning all events (convenience for tests and small inputs).
   public static func parse(source: LogSource, rules: IngestRules) throws -> [Event] {
@@ -60,8 +65,16 @@ public final class EventParser {
     lineCount += 1
     if line.isTruncated { truncatedLineCount += 1 }
     let raw = line.bytes
-    currentLine = raw
+    if line.number & 1023 == 0, !(reports.isEmpty && dumps.isEmpty && lockLists.isEmpty && inAllLocks.isEmpty) {
+      closeSilentContexts(now: line.number)
+      fastKey = Int.max
+    }
     let pre = PrefixParser.parse(raw)
+    if !isDetailed, ftrace == nil, countOnlyFastPath, skipsCountOnly(raw, from: pre.bodyStart, key: pre.callerKey, number: line.number) {
+      return
+    }
+    fastKey = Int.max  // the slow path may change any state: recompute the fast one next line
+    currentLine = raw
     let body = UnsafeBufferPointer(rebasing: raw[pre.bodyStart...])
     let key = pre.callerKey
     let number = line.number
@@ -122,9 +135,93 @@ public final class EventParser {
     consumeOutside(body, pre: pre, number: number, offset: offset)
   }
 
+  // MARK: - count-only fast path
+
+  /// Off only in tests, which check the fast path changes no result.
+  var countOnlyFastPath = true
+  private enum FastState { case idle, countOnlyReport, dump, other }
+  /// The context the fast state below describes (`Int.max`: none; recomputed on demand).
+  private var fastKey = Int.max
+  private var fastState = FastState.other
+  /// The open count-only report of `fastKey`; owned by `reports`, and dropped from the cache
+  /// whenever the slow path runs, so no retain/release per line.
+  private unowned(unsafe) var fastReport: ReportState?
+  private unowned(unsafe) var fastDump: TaskDumpState?
+  private var fastEndsAtTask = false
+  private var fastIsSanitizer = false
+  private var fastIsLockdep = false
+
+  /// Count-only mode: decides from the first bytes of the body whether the full `consume` would
+  /// do anything beyond moving an open report's end line, and does just that when not. Most
+  /// lines of a huge log (frames inside reports, noise outside) stop here. Exactly the cases the
+  /// slow path handles go on: header first bytes, `Dumping ftrace`, and per state the bytes
+  /// `ReportState.delimit` / `consumeOutside` look at.
+  @inline(__always)
+  private func skipsCountOnly(_ raw: UnsafeBufferPointer<UInt8>, from start: Int, key: Int, number: Int) -> Bool {
+    let n = raw.count
+    if start < n, rules.mayStartHeader(raw.baseAddress! + start, count: n - start) { return false }
+    if key != fastKey { refreshFastState(key) }
+    switch fastState {
+    case .countOnlyReport:
+      var i = start
+      while i < n, Bytes.isSpace(raw[i]) { i += 1 }
+      if i < n {
+        // What `ReportState.delimit` acts on, for the kinds it acts on.
+        switch raw[i] {
+        case 0x3C: if fastEndsAtTask, i + 1 < n, raw[i + 1] == 0x2F { return false }  // `</TASK>`
+        case 0x3D: if fastIsSanitizer { return false }  // `=====` closing rule
+        case 0x73: if fastIsLockdep { return false }  // `stack backtrace:`
+        default: break
+        }
+      }
+      fastReport.unsafelyUnwrapped.report.endLine = number
+      return true
+    case .idle:
+      if start < n {
+        // `task:` dumps, `Showing all locks`, `N locks held` / `no locks held`, `====`.
+        let c = raw[start]
+        if c == 0x74 || c == 0x53 || c == 0x6E || c == 0x3D || c &- 0x30 < 10 { return false }
+      }
+      return true
+    case .dump:
+      // `TaskDumpState.delimit`: an indented line that is not a closing marker goes on the stack.
+      var i = start
+      while i < n, Bytes.isSpace(raw[i]) { i += 1 }
+      guard i > start, i < n, raw[i] != 0x3C else { return false }
+      fastDump.unsafelyUnwrapped.dump.endLine = number
+      return true
+    case .other:
+      return false
+    }
+  }
+
+  private func refreshFastState(_ key: Int) {
+    fastKey = key
+    fastReport = nil
+    fastDump = nil
+    if let r = reports[key] {
+      fastState = r.isCountOnly ? .countOnlyReport : .other
+      if r.isCountOnly {
+        fastReport = r
+        let kind = r.report.kind
+        fastIsLockdep = kind == .lockdep
+        fastEndsAtTask = kind == .hungTask || kind == .lockdep
+        fastIsSanitizer = sanitizerKinds.contains(kind)
+      }
+    } else if lockLists.contains(key) {
+      fastState = .other
+    } else if let d = dumps[key] {
+      fastState = .dump
+      fastDump = d
+    } else {
+      fastState = .idle
+    }
+  }
+
   /// Ends the input: closes everything still open (reports are then marked truncated when they
   /// were cut inside a stack).
   public func finish() {
+    fastKey = Int.max
     flushPendingFtrace()
     publishTallies()
     if let f = ftrace {
@@ -165,10 +262,11 @@ public final class EventParser {
   private func feedLockList(_ body: UnsafeBufferPointer<UInt8>, key: Int, number: Int, offset: Int, insideReport: Bool) -> Bool {
     guard let first = body.first else { return false }
     if first == 0x53, rules.startsWithAny(body, rules.allLocksStart) {
-      inAllLocks[key] = true
+      inAllLocks[key] = number
       return true
     }
     if Bytes.isDigit(first) || first == 0x6E, let (count, task) = LineParsers.heldLocksHeader(body) {
+      if inAllLocks.contains(key) { inAllLocks[key] = number }
       if !isDetailed {
         // Count-only: lists are tallied; their entries fall through as plain lines.
         countedLockLists += 1
@@ -267,6 +365,32 @@ public final class EventParser {
     }
   }
 
+  /// A context that printed nothing for `staleLineCount` lines has moved on: its open report,
+  /// task dump, lock list and all-locks section end. Checked every 1024 lines at absolute line
+  /// numbers, so any two parsers holding the same state at a line sweep the same way (the
+  /// two-core split relies on it), and state of a context that went silent (a CPU that stopped
+  /// printing, a truncated `Showing all locks` section) does not stay open to the end.
+  private func closeSilentContexts(now: Int) {
+    let limit = now - Self.staleLineCount
+    for r in reports.values.sorted(by: { $0.report.position.line < $1.report.position.line }) where r.report.endLine < limit {
+      reports.removeValue(forKey: r.callerKey)
+      finishReport(r, truncated: r.inTrace)
+    }
+    for key in dumps.keys.sorted() {
+      if let d = dumps[key], d.dump.endLine < limit {
+        dumps[key] = nil
+        sink(.taskDump(d.dump))
+      }
+    }
+    for key in lockLists.keys.sorted() {
+      if let l = lockLists[key], (l.list.locks.last?.line ?? l.list.position.line) < limit {
+        lockLists[key] = nil
+        sink(.heldLocks(l.list))
+      }
+    }
+    for key in inAllLocks.keys.sorted() where (inAllLocks[key] ?? 0) < limit { inAllLocks[key] = nil }
+  }
+
   /// A new boot (`Linux version` banner): nothing from the previous run is still open.
   private func closeAll() {
     flushPendingFtrace()
@@ -317,27 +441,28 @@ public final class EventParser {
 
   /// Returns true when the line was consumed by the dump.
   private func consumeFtrace(_ body: UnsafeBufferPointer<UInt8>, pre: ParsedPrefix, number: Int, offset: Int) -> Bool {
-    guard var f = ftrace else { return false }
-    let pos = SourcePosition(file: file, line: number, offset: offset)
+    // The dump's state is updated in place (`ftrace?.…`): copying it out and back costs a
+    // retain/release pair per line, and dumps are hundreds of thousands of lines.
+    guard let sawOpeningDashes = ftrace?.sawOpeningDashes else { return false }
     if body.has("-----------------------------") {
-      if f.sawOpeningDashes {
+      if sawOpeningDashes {
         flushPendingFtrace()
-        sink(.marker(Marker(kind: .ftraceDumpEnd, text: body.text(from: 0), value: "\(f.recordCount)", position: pos, timestamp: pre.timestamp)))
+        let count = ftrace?.recordCount ?? 0
+        sink(.marker(Marker(kind: .ftraceDumpEnd, text: body.text(from: 0), value: "\(count)", position: SourcePosition(file: file, line: number, offset: offset), timestamp: pre.timestamp)))
         ftrace = nil
       } else {
-        f.sawOpeningDashes = true
-        ftrace = f
+        ftrace?.sawOpeningDashes = true
       }
       return true
     }
     let trimmed = body.skipSpaces(0)
     if rules.startsWithAny(UnsafeBufferPointer(rebasing: body[trimmed...]), rules.ftraceEmpty) {
-      sink(.marker(Marker(kind: .ftraceDumpEnd, text: body.text(from: 0), value: "0", position: pos, timestamp: pre.timestamp)))
+      sink(.marker(Marker(kind: .ftraceDumpEnd, text: body.text(from: 0), value: "0", position: SourcePosition(file: file, line: number, offset: offset), timestamp: pre.timestamp)))
       ftrace = nil
       return true
     }
     if body.first == 0x23 { return true }  // "# WARNING: FUNCTION TRACING IS CORRUPTED" etc.
-    guard f.sawOpeningDashes else { return false }
+    guard sawOpeningDashes else { return false }
     if body.has("=> ", at: trimmed), var p = pendingFtrace {
       // `<stack trace>` records are followed by ` => func <addr>` lines.
       var e = trimmed + 3
@@ -348,15 +473,13 @@ public final class EventParser {
     }
     if !isDetailed, let name = LineParsers.ftraceEventName(body) {
       // Count-only: tally by event name (and vhost_lock operation) without building records.
-      f.recordCount += 1
-      ftrace = f
+      ftrace?.recordCount += 1
       countTracepoint(body, name: name)
       return true
     }
-    if let rec = LineParsers.ftraceLine(body, position: pos) {
+    if let rec = LineParsers.ftraceLine(body, position: SourcePosition(file: file, line: number, offset: offset)) {
       flushPendingFtrace()
-      f.recordCount += 1
-      ftrace = f
+      ftrace?.recordCount += 1
       pendingFtrace = rec
       return true
     }
@@ -372,26 +495,79 @@ public final class EventParser {
   private var tallyCounts: [UInt64: Int] = [:]
 
   private func countTracepoint(_ body: UnsafeBufferPointer<UInt8>, name: Range<Int>) {
-    var h = LineParsers.fnv1a(body, name)
-    var words: [Range<Int>] = []
-    if let v = UnsafeBufferPointer(rebasing: body[name.upperBound...]).find("vhost_lock: ") {
-      // Operation and lock name: the first two bare (non key=value) words after the marker.
-      var i = name.upperBound + v + 12
-      while i < body.count, words.count < 2 {
-        i = body.skipSpaces(i)
-        let w = i
-        while i < body.count, body[i] != 0x20 { i += 1 }
-        if i > w, body.find(byte: 0x3D, from: w, to: i) == nil { words.append(w..<i) }
+    tally(LineParsers.fnv1a(body, name), body, [name], vhost: false)
+    guard let v = UnsafeBufferPointer(rebasing: body[name.upperBound...]).find("vhost_lock: ") else { return }
+    // Operation and lock name: the first two bare (non key=value) words after the marker.
+    var words: (Range<Int>?, Range<Int>?) = (nil, nil)
+    var i = name.upperBound + v + 12
+    while i < body.count, words.1 == nil {
+      i = body.skipSpaces(i)
+      let w = i
+      while i < body.count, body[i] != 0x20 { i += 1 }
+      if i > w, body.find(byte: 0x3D, from: w, to: i) == nil {
+        if words.0 == nil { words.0 = w..<i } else { words.1 = w..<i }
       }
     }
-    tallyCounts[h, default: 0] += 1
-    if tallyByHash[h] == nil { tallyByHash[h] = (body.text(name), false) }
-    if !words.isEmpty {
-      h = 0x9E37_79B9_7F4A_7C15
-      for w in words { h = (h &* 31) ^ LineParsers.fnv1a(body, w) }
-      tallyCounts[h, default: 0] += 1
-      if tallyByHash[h] == nil { tallyByHash[h] = (words.map { body.text($0) }.joined(separator: " "), true) }
+    guard let first = words.0 else { return }
+    var h: UInt64 = 0x9E37_79B9_7F4A_7C15
+    h = (h &* 31) ^ LineParsers.fnv1a(body, first)
+    if let second = words.1 { h = (h &* 31) ^ LineParsers.fnv1a(body, second) }
+    tally(h, body, [first] + (words.1.map { [$0] } ?? []), vhost: true)
+  }
+
+  /// One hash lookup for a name seen before; the name is decoded only the first time.
+  @inline(__always)
+  private func tally(_ h: UInt64, _ body: UnsafeBufferPointer<UInt8>, _ words: @autoclosure () -> [Range<Int>], vhost: Bool) {
+    if let i = tallyCounts.index(forKey: h) {
+      tallyCounts.values[i] += 1
+      return
     }
+    tallyCounts[h] = 1
+    if tallyByHash[h] == nil { tallyByHash[h] = (words().map { body.text($0) }.joined(separator: " "), vhost) }
+  }
+
+  // MARK: - splitting one input across two parsers (TwoCoreParse)
+
+  /// True when nothing is open: no report, dump, lock list, `Showing all locks` section or
+  /// ftrace dump in any context. Two parsers that are both quiescent after the same line go on
+  /// identically from there, which is what lets a second core start mid-file.
+  public var isQuiescent: Bool {
+    reports.isEmpty && dumps.isEmpty && lockLists.isEmpty && inAllLocks.isEmpty && ftrace == nil && pendingFtrace == nil
+  }
+
+  /// The running totals, to subtract a prefix of another parser's work (see `absorb`).
+  public struct Counts: Sendable {
+    var lines = 0
+    var truncatedLines = 0
+    var reports: [ReportKind: Int] = [:]
+    var lockLists = 0
+    var tallies: [UInt64: Int] = [:]
+  }
+
+  /// A snapshot of the totals (taken before `finish`).
+  public var counts: Counts {
+    Counts(lines: lineCount, truncatedLines: truncatedLineCount, reports: countedReports, lockLists: countedLockLists, tallies: tallyCounts)
+  }
+
+  /// Adds what `tail` counted after its snapshot `since`: `self` parsed the input up to a line
+  /// after which both were quiescent, `tail` from before that line to the end (finished).
+  public func absorb(_ tail: EventParser, since: Counts) {
+    lineCount += tail.lineCount - since.lines
+    truncatedLineCount += tail.truncatedLineCount - since.truncatedLines
+    countedLockLists += tail.countedLockLists - since.lockLists
+    for (k, v) in tail.countedReports {
+      let n = v - since.reports[k, default: 0]
+      if n > 0 { countedReports[k, default: 0] += n }
+    }
+    // `tail` published its tallies by name at `finish`; take out the snapshot's share.
+    var tracepoints = tail.countedTracepoints
+    var vhostOps = tail.countedVhostOps
+    for (h, c) in since.tallies {
+      guard let e = tail.tallyByHash[h] else { continue }
+      if e.vhost { vhostOps[e.name, default: 0] -= c } else { tracepoints[e.name, default: 0] -= c }
+    }
+    for (k, v) in tracepoints where v > 0 { countedTracepoints[k, default: 0] += v }
+    for (k, v) in vhostOps where v > 0 { countedVhostOps[k, default: 0] += v }
   }
 
   /// Moves count-only tallies into `countedTracepoints` / `countedVhostOps`.

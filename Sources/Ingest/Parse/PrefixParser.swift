@@ -55,9 +55,67 @@ public struct ParsedPrefix {
 /// (`[Tue Nov 25 12:00:00 2026] `), ANSI escapes before the prefix, and a kernel line glued
 /// after user-space output on the same serial line (`...rsyslogd[   12.037795] audit: ...`).
 public enum PrefixParser {
+  @inline(__always)
   public static func parse(_ b: UnsafeBufferPointer<UInt8>) -> ParsedPrefix {
+    if let fixed = parseKernelShape(b) { return fixed }
     if let fast = parseCommon(b) { return fast }
     return parseGeneral(b)
+  }
+
+  /// The exact widths printk uses, `[%5lu.%06lu]` and `[%6s]` for the caller: fixed offsets and
+  /// one 8-byte check of the six fraction digits, so no loop runs over the timestamp. Anything
+  /// else (seconds ≥ 100000, other widths) is left to `parseCommon`, which gives the same
+  /// result for these shapes (tested line by line on real logs).
+  @inline(__always)
+  static func parseKernelShape(_ b: UnsafeBufferPointer<UInt8>) -> ParsedPrefix? {
+    let n = b.count
+    guard n >= 14, let p = b.baseAddress, p[0] == 0x5B, p[6] == 0x2E, p[13] == 0x5D else { return nil }
+    // Bytes 7...12 are digits: high nibble 3, and still 3 after adding 6.
+    let w = UnsafeRawPointer(p + 6).loadUnaligned(as: UInt64.self)
+    let lanes: UInt64 = 0x00FF_FFFF_FFFF_FF00
+    let threes: UInt64 = 0x3030_3030_3030_3030 & lanes
+    guard w & 0xF0F0_F0F0_F0F0_F0F0 & lanes == threes,
+      (w &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0 & lanes == threes
+    else { return nil }
+    var frac = 0
+    for k in 7..<13 { frac = frac &* 10 &+ Int(p[k] &- 0x30) }
+    // Bytes 1...5: spaces, then at least one digit.
+    var i = 1
+    while i < 6, p[i] == 0x20 { i += 1 }
+    guard i < 6 else { return nil }
+    var sec = 0
+    while i < 6 {
+      let d = p[i] &- 0x30
+      guard d < 10 else { return nil }
+      sec = sec &* 10 &+ Int(d)
+      i += 1
+    }
+    var r = ParsedPrefix(bodyStart: 14, timestamp: nil, callerKey: ParsedPrefix.noCaller, level: nil)
+    r.seconds = sec
+    r.fraction = frac
+    r.fractionScale = 1_000_000
+    var end = 14
+    if n > 14, p[14] == 0x5B {
+      // `[%6s]`: spaces, T or C, digits.
+      guard n >= 22, p[21] == 0x5D else { return nil }
+      var j = 15
+      while j < 21, p[j] == 0x20 { j += 1 }
+      guard j < 20, p[j] == 0x54 || p[j] == 0x43 else { return nil }
+      let isTask = p[j] == 0x54
+      j += 1
+      var v = 0
+      while j < 21 {
+        let d = p[j] &- 0x30
+        guard d < 10 else { return nil }
+        v = v &* 10 &+ Int(d)
+        j += 1
+      }
+      r.callerKey = isTask ? v : -v - 1
+      end = 22
+    }
+    if end < n, p[end] == 0x20 { end += 1 }
+    r.bodyStart = end
+    return r
   }
 
   /// The common shapes `[  123.456789] ` and `[  123.456789][  T123] `, without any helper

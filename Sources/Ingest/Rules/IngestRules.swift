@@ -33,6 +33,11 @@ public final class IngestRules: @unchecked Sendable {
   /// Per first byte of a message body: bit 0 = some header literal starts with it, bit 1 = some
   /// subsystem tag does. A flat table so the per-line check touches no Swift arrays.
   let firstByteFlags: UnsafeMutablePointer<UInt8>
+  /// The count-only fast path's prefilter: every literal a line may start with to matter (header
+  /// `starts`, tags, ftrace dump starts) as its first 8 bytes and a mask, grouped by first byte
+  /// (`prefixRanges[b]` = start and count in `prefixWords`).
+  let prefixWords: UnsafeMutablePointer<(value: UInt64, mask: UInt64)>
+  let prefixRanges: UnsafeMutablePointer<(start: Int32, count: Int32)>
 
   public init(text: String, file: String) throws(IngestError) {
     let doc = try TOMLParser.parse(text, file: file)
@@ -89,9 +94,61 @@ public final class IngestRules: @unchecked Sendable {
     firstByteFlags.initialize(repeating: 0, count: 256)
     for b in 0..<256 where !dispatch[b].isEmpty { firstByteFlags[b] |= 1 }
     for t in tags where !t.isEmpty { firstByteFlags[Int(t[0])] |= 2 }
+    var byFirst = [[(value: UInt64, mask: UInt64)]](repeating: [], count: 256)
+    for lit in rules.flatMap(\.starts) + tags + ftraceStart where !lit.isEmpty {
+      let w = Self.word(lit)
+      if !byFirst[Int(lit[0])].contains(where: { $0 == w }) { byFirst[Int(lit[0])].append(w) }
+    }
+    prefixWords = .allocate(capacity: max(1, byFirst.reduce(0) { $0 + $1.count }))
+    prefixRanges = .allocate(capacity: 256)
+    var at = 0
+    for b in 0..<256 {
+      prefixRanges[b] = (Int32(at), Int32(byFirst[b].count))
+      for w in byFirst[b] {
+        prefixWords[at] = w
+        at += 1
+      }
+    }
   }
 
-  deinit { firstByteFlags.deallocate() }
+  deinit {
+    firstByteFlags.deallocate()
+    prefixWords.deallocate()
+    prefixRanges.deallocate()
+  }
+
+  /// The first (up to) 8 bytes of `lit`, little-endian, and the mask covering them.
+  private static func word(_ lit: [UInt8]) -> (value: UInt64, mask: UInt64) {
+    var v: UInt64 = 0
+    var m: UInt64 = 0
+    for (i, b) in lit.prefix(8).enumerated() {
+      v |= UInt64(b) << (8 * UInt64(i))
+      m |= 0xFF << (8 * UInt64(i))
+    }
+    return (v, m)
+  }
+
+  /// False when `body` cannot start with any header literal, tag or ftrace dump start (compares
+  /// its first 8 bytes against each candidate's, no Swift arrays touched); true means "maybe".
+  @inline(__always)
+  func mayStartHeader(_ body: UnsafePointer<UInt8>, count: Int) -> Bool {
+    let r = prefixRanges[Int(body[0])]
+    if r.count == 0 { return false }
+    var head: UInt64 = 0
+    if count >= 8 {
+      head = UnsafeRawPointer(body).loadUnaligned(as: UInt64.self)
+    } else {
+      for i in 0..<count { head |= UInt64(body[i]) << (8 * UInt64(i)) }
+    }
+    var i = Int(r.start)
+    let end = i + Int(r.count)
+    while i < end {
+      let w = prefixWords[i]
+      if head & w.mask == w.value { return true }
+      i += 1
+    }
+    return false
+  }
 
   /// Loads `ingest.toml` from `directory` (see `RulesDirectory.locate`).
   public static func load(directory: String) throws(IngestError) -> IngestRules {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Forensics
 import Foundation
 
 /// `bench ingest`: builds a ≥ 1 GiB report-dense log from real logs and times `analyze`
@@ -29,52 +30,58 @@ struct BenchIngestCommand: ParsableCommand {
     let size = try Self.build(file: file, from: logs, targetBytes: sizeMib << 20)
     let mib = Double(size) / Double(1 << 20)
     print("bench ingest: \(file), \(String(format: "%.0f", mib)) MiB from \(logs.count) real logs, best of \(runs) runs (warm cache)")
-    _ = try ChildProcess.run(["cat", file])  // warm the page cache
-    var rows: [(String, Measured)] = []
-    func measure(_ name: String, _ argv: [String], stdin: String? = nil) throws {
-      var best: Measured?
-      for _ in 0..<runs {
-        let m = try ChildProcess.run(argv, stdout: "/tmp/repro-analyze-bench.out", stdin: stdin)
-        if best == nil || m.seconds < best!.seconds { best = m }
-      }
-      rows.append((name, best!))
+    _ = try Self.timed(["cat", file])  // warm the page cache
+    var rows: [(String, ChildProcess.Measurement)] = []
+    func measure(_ name: String, _ argv: [String]) throws {
+      rows.append((name, try Self.timed(argv, stdout: "/tmp/repro-analyze-bench.out", runs: runs)))
     }
     try measure("repro-analyze analyze", [self_, "analyze", file])
     try measure("repro-analyze analyze --jsonl", [self_, "analyze", "--jsonl", file])
     try measure("grep -Ec", ["grep", "-Ec", Self.watchPattern, file])
-    if ChildProcess.available("rg") { try measure("rg -c", ["rg", "-c", Self.watchPattern, file]) }
+    if Self.available("rg") { try measure("rg -c", ["rg", "-c", Self.watchPattern, file]) }
     try measure("wc -l", ["wc", "-l", file])
-    let grep = rows.first { $0.0 == "grep -Ec" }!.1.seconds
+    let grep = rows.first { $0.0 == "grep -Ec" }!.1.wallSeconds
     print("")
     print(pad("command", 34) + pad("seconds", 10) + pad("s/GiB", 9) + pad("vs grep", 9) + "peak RSS")
     for (name, m) in rows {
-      let perGiB = m.seconds / (Double(size) / Double(1 << 30))
-      print(pad(name, 34) + pad(String(format: "%.3f", m.seconds), 10) + pad(String(format: "%.3f", perGiB), 9)
-        + pad(String(format: "%.2fx", grep / m.seconds), 9) + "\(m.maxRSSKiB / 1024) MiB")
+      let perGiB = m.wallSeconds / (Double(size) / Double(1 << 30))
+      print(pad(name, 34) + pad(String(format: "%.3f", m.wallSeconds), 10) + pad(String(format: "%.3f", perGiB), 9)
+        + pad(String(format: "%.2fx", grep / m.wallSeconds), 9) + "\(m.peakRSSKiB / 1024) MiB")
     }
-    if xzMib > 0 && ChildProcess.available("xz") {
+    if xzMib > 0 && Self.available("xz") {
       let sample = file + ".sample.xz"
       let sampleBytes = min(size, xzMib << 20)
-      let head = try ChildProcess.run(["head", "-c", "\(sampleBytes)", file], stdout: file + ".sample")
+      let head = try Self.timed(["head", "-c", "\(sampleBytes)", file], stdout: file + ".sample")
       guard head.status == 0 else { throw CLIError("bench: head failed") }
-      _ = try ChildProcess.run(["xz", "-T2", "-1", "-k", "-f", "-c", file + ".sample"], stdout: sample)
-      var xzRows: [(String, Measured)] = []
+      _ = try Self.timed(["xz", "-T2", "-1", "-k", "-f", "-c", file + ".sample"], stdout: sample)
+      var xzRows: [(String, ChildProcess.Measurement)] = []
       for (name, argv) in [("xz -dc", ["xz", "-dc", sample]), ("repro-analyze analyze (.xz)", [self_, "analyze", sample])] {
-        var best: Measured?
-        for _ in 0..<runs {
-          let m = try ChildProcess.run(argv, stdout: "/tmp/repro-analyze-bench.out")
-          if best == nil || m.seconds < best!.seconds { best = m }
-        }
-        xzRows.append((name, best!))
+        xzRows.append((name, try Self.timed(argv, stdout: "/tmp/repro-analyze-bench.out", runs: runs)))
       }
-      let xz = xzRows[0].1.seconds
+      let xz = xzRows[0].1.wallSeconds
       print("\n.xz input (\(sampleBytes >> 20) MiB decompressed):")
       for (name, m) in xzRows {
-        print(pad(name, 34) + pad(String(format: "%.3f", m.seconds), 10) + pad(String(format: "%.2fx", xz / m.seconds), 9) + "\(m.maxRSSKiB / 1024) MiB")
+        print(pad(name, 34) + pad(String(format: "%.3f", m.wallSeconds), 10) + pad(String(format: "%.2fx", xz / m.wallSeconds), 9) + "\(m.peakRSSKiB / 1024) MiB")
       }
       try? FileManager.default.removeItem(atPath: file + ".sample")
       try? FileManager.default.removeItem(atPath: sample)
     }
+  }
+
+  /// The fastest of `runs` runs of `argv` (found on PATH), stdout to a file, stderr discarded,
+  /// stdin inherited.
+  static func timed(_ argv: [String], stdout: String = "/dev/null", runs: Int = 1) throws -> ChildProcess.Measurement {
+    do {
+      return try ChildProcess.fastest(of: runs, argv, stdin: nil, stdout: .file(stdout), stderr: .discard)
+    } catch {
+      throw CLIError("cannot start '\(argv[0])': \(error.message)")
+    }
+  }
+
+  /// True when `name` is on PATH.
+  static func available(_ name: String) -> Bool {
+    let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+    return paths.contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(name)") }
   }
 
   func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }

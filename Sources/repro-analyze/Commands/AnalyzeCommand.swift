@@ -34,6 +34,9 @@ struct AnalyzeCommand: ParsableCommand {
   @Option(name: .customLong("max-frames"), help: "Frames shown per stack in the text summary.")
   var maxFrames = 10
 
+  @Flag(name: .long, help: "Print per file the bytes read, the time taken and whether two cores were used, to stderr.")
+  var timing = false
+
   /// Adds file:line and inline frames to the kept reports; refuses a vmlinux whose banner differs
   /// from the log's `Linux version` line.
   func symbolizeSummary(_ summary: inout LogSummary, vmlinux: String) throws {
@@ -60,6 +63,53 @@ struct AnalyzeCommand: ParsableCommand {
     let kinds = Set(ReportKind.allCases.map(\.rawValue)).union(["any"])
     for k in failOn where !kinds.contains(k) {
       throw ValidationError("--fail-on '\(k)': not a report kind; use one of \(kinds.sorted().joined(separator: ", "))")
+    }
+  }
+
+  /// What the second core's parser produced after its sync window (see TwoCoreParse): a summary
+  /// of its own and, with --jsonl, its JSON Lines in an unlinked temporary file (memory stays
+  /// flat). Touched only by the tail's thread until the head joins it.
+  final class TailOutput {
+    var summary = LogSummary()
+    let jsonl: Bool
+    private let json = JSONBuffer()
+    private var spool: UnsafeMutablePointer<FILE>?
+
+    init(path: String, jsonl: Bool) {
+      self.jsonl = jsonl
+      summary.beginFile(path)
+    }
+
+    deinit { if let spool { fclose(spool) } }
+
+    func add(_ e: Event) {
+      summary.add(e)
+      guard jsonl else { return }
+      json.event(e)
+      json.byte(0x0A)
+      if json.count > 1 << 16 { flushJSON() }
+    }
+
+    private func flushJSON() {
+      if spool == nil { spool = tmpfile() }
+      json.withBytes { b in
+        if let spool, let base = b.baseAddress { _ = fwrite(base, 1, b.count, spool) }
+      }
+      json.reset()
+    }
+
+    func copySpool(to out: StdoutWriter) throws {
+      flushJSON()
+      guard let spool else { return }
+      guard fflush(spool) == 0, ferror(spool) == 0 else { throw CLIError("cannot write the temporary JSON Lines spool: \(String(cString: strerror(errno)))") }
+      rewind(spool)
+      let buf = UnsafeMutablePointer<UInt8>.allocate(capacity: 1 << 20)
+      defer { buf.deallocate() }
+      while true {
+        let n = fread(buf, 1, 1 << 20, spool)
+        if n == 0 { break }
+        out.write(UnsafeBufferPointer(start: buf, count: n))
+      }
     }
   }
 
@@ -107,8 +157,36 @@ struct AnalyzeCommand: ParsableCommand {
           if wantsHTML, let t = pendingTitle?.title { titlesByPosition[report.position] = t }
         }
       }
-      runOrFail { try source.forEachLine(progress: { bar.update($0) }) { parser.consume($0) } }
-      parser.finish()
+      // A large file is read on two cores (same result as one parser; see TwoCoreParse). The
+      // tail's events after its sync window go to a summary of its own, and with --jsonl to a
+      // spool file, both appended after the head's.
+      let tail = TailOutput(path: path, jsonl: streaming)
+      let started = MonotonicClock.seconds()
+      let usedTail = runOrFail {
+        try TwoCoreParse.read(
+          source, head: parser, headSink: { parser.emit($0) }, split: !wantsHTML, progress: { bar.update($0) },
+          eligible: { streaming || !parser.isDetailed }, tailSink: { tail.add($0) },
+          makeTail: { sink in
+            let p = EventParser(rules: rules, file: path, sink: sink)
+            p.isDetailed = streaming
+            return p
+          })
+      }
+      if timing {
+        let seconds = MonotonicClock.seconds() - started
+        let mib = Double(total) / 1_048_576
+        Terminal.writeStderr(
+          "analyze: \(path): " + String(format: "%.1f MiB in %.3f s (%.0f MiB/s)", mib, seconds, seconds > 0 ? mib / seconds : 0)
+            + (usedTail ? ", two cores\n" : ", one core\n"))
+      }
+      if usedTail {
+        summary.appendContinuation(tail.summary)
+        if streaming {
+          json.withBytes { out.write($0) }
+          json.reset()
+          runOrFail { try tail.copySpool(to: out) }
+        }
+      }
       summary.addCounted(
         reports: parser.countedReports, lockLists: parser.countedLockLists, tracepoints: parser.countedTracepoints,
         vhostOps: parser.countedVhostOps)

@@ -83,9 +83,9 @@ struct ReportCommand: ParsableCommand {
         let box = SourceLookup(symbolizer)
         titler.sourceResolver = { box.source(of: $0) }
       }
-      let t0 = Self.now()
+      let t0 = MonotonicClock.seconds()
       let reports = titler.reports(in: bytes)
-      seconds += Self.now() - t0
+      seconds += MonotonicClock.seconds() - t0
       totalBytes += bytes.count
       totalReports += reports.count
       if json {
@@ -136,59 +136,42 @@ struct ReportCommand: ParsableCommand {
     return out
   }
 
-  static func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-  }
-
-  // MARK: JSON (hand-written for a fixed key order)
+  // MARK: JSON (fixed key order; strings escaped by Ingest's JSONBuffer)
 
   static func jsonDocument(_ reports: [TitledReport]) -> String {
-    var s = "{"
-    s += fields(reports.first)
-    s += ",\"reports\":["
-    s += reports.map { "{" + fields($0) + "}" }.joined(separator: ",")
-    s += "]}"
-    return s
+    let json = JSONBuffer(capacity: 1024)
+    var first = true
+    json.byte(0x7B)
+    fields(reports.first, into: json, first: &first)
+    json.writeKey("reports", first: &first)
+    json.writeArray(reports) { r in
+      var f = true
+      json.byte(0x7B)
+      fields(r, into: json, first: &f)
+      json.byte(0x7D)
+    }
+    json.byte(0x7D)
+    return String(decoding: json.bytes, as: UTF8.self)
   }
 
-  static func fields(_ r: TitledReport?) -> String {
-    guard let r else {
-      return "\"title\":null,\"alt_titles\":[],\"type\":null,\"frame\":null,\"corrupted\":false,"
-        + "\"guilty_file\":null,\"start_line\":0,\"end_line\":0"
-    }
-    var parts: [String] = []
-    parts.append("\"title\":" + quote(r.title))
-    parts.append("\"alt_titles\":[" + r.altTitles.map(quote).joined(separator: ",") + "]")
-    parts.append("\"type\":" + (r.type.map(quote) ?? "null"))
-    parts.append("\"frame\":" + (r.frame.map(quote) ?? "null"))
-    parts.append("\"corrupted\":" + (r.isCorrupted ? "true" : "false"))
-    parts.append("\"guilty_file\":" + (r.guiltyFile.map(quote) ?? "null"))
-    parts.append("\"start_line\":\(r.startLine)")
-    parts.append("\"end_line\":\(r.endLine)")
-    return parts.joined(separator: ",")
-  }
-
-  static func quote(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-      switch u {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      default:
-        if u.value < 0x20 {
-          let h = String(u.value, radix: 16)
-          out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-        } else {
-          out.unicodeScalars.append(u)
-        }
-      }
-    }
-    return out + "\""
+  /// The keys of one report; a missing report (no crash found) gives nulls, `[]`, false and 0.
+  static func fields(_ r: TitledReport?, into json: JSONBuffer, first: inout Bool) {
+    json.writeKey("title", first: &first)
+    json.writeString(r?.title)
+    json.writeKey("alt_titles", first: &first)
+    json.writeArray(r?.altTitles ?? []) { json.writeString($0) }
+    json.writeKey("type", first: &first)
+    json.writeString(r?.type)
+    json.writeKey("frame", first: &first)
+    json.writeString(r?.frame)
+    json.writeKey("corrupted", first: &first)
+    json.writeBool(r?.isCorrupted ?? false)
+    json.writeKey("guilty_file", first: &first)
+    json.writeString(r?.guiltyFile)
+    json.writeKey("start_line", first: &first)
+    json.writeInt(r?.startLine ?? 0)
+    json.writeKey("end_line", first: &first)
+    json.writeInt(r?.endLine ?? 0)
   }
 }
 

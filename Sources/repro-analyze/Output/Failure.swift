@@ -19,3 +19,9 @@ func runOrFail<T>(_ body: () throws -> T) -> T {
     fail(String(describing: error))
   }
 }
+
+/// A runtime failure with a message (no usage text), exit status 2.
+struct CLIError: Error, CustomStringConvertible {
+  var description: String
+  init(_ d: String) { description = d }
+}

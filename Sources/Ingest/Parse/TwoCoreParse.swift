@@ -1,0 +1,237 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+import Dispatch
+
+/// Parses one large mapped log on two cores with the same result as one parser reading it
+/// start to end.
+///
+/// The second parser (the *tail*) starts at the first line after the middle of the file with
+/// empty state, on another thread. At first it may misread the lines of whatever report or
+/// dump was open there, so it records *sync points*: lines after which it was quiescent
+/// (`EventParser.isQuiescent`), with the events and totals it had then. The first parser (the
+/// *head*) reads up to the middle, then on until a sync point after which it is quiescent too:
+/// from there the two parsers are in the same state and see the same lines, so the tail's work
+/// after that point is exactly what the head would have done. The head stops there and takes
+/// the tail's events and totals after the point. When no common point turns up within the
+/// tail's first `syncWindow` lines, the tail is cancelled and the head reads on alone (same
+/// result, no speed-up).
+///
+/// Events the tail emits during its sync window are kept in memory (bounded by the window);
+/// later ones go to `tailSink` on the tail's thread, which must not touch the head's state.
+public final class TwoCoreParse: @unchecked Sendable {
+  // SAFETY: the tail thread owns `tail`, `early`, `syncPoints` and calls `tailSink` until it
+  // signals `earlyDone` / `done`; the head reads `early` and `syncPoints` only after
+  // `earlyDone`, and the tail's parser only after `done`. `cancelled` is a relaxed flag.
+
+  public struct SyncPoint: Sendable {
+    public let line: Int
+    let eventCount: Int
+    let counts: EventParser.Counts
+  }
+
+  /// Lines the tail reads while recording sync points.
+  public static let syncWindow = 20_000
+  /// Files smaller than this are read by one parser (the thread is not worth it).
+  public static var minimumBytes: Int {
+    if let v = getenv("REPRO_ANALYZE_SPLIT_MIN_BYTES"), let n = Int(String(cString: v)) { return n }
+    return 64 << 20
+  }
+
+  let source: LogSource
+  /// Byte offset of the tail's first line.
+  public let splitOffset: Int
+  public let tail: EventParser
+  private let tailSink: (Event) -> Void
+  private var early: [Event] = []
+  private var inEarly = true
+  private(set) var syncPoints: [SyncPoint] = []
+  private var cancelled = false
+  private var failure: (any Error)?
+  private let earlyDone = DispatchSemaphore(value: 0)
+  private let done = DispatchSemaphore(value: 0)
+
+  /// The offset where a tail would start, or nil when the source is not worth splitting.
+  public static func splitPoint(_ source: LogSource, near target: Int? = nil, minimumBytes: Int = minimumBytes) -> Int? {
+    guard let file = source.mappedFile, file.byteCount >= max(minimumBytes, 2), sysconf(Int32(_SC_NPROCESSORS_ONLN)) > 1 else { return nil }
+    return file.withBytes { buf -> Int? in
+      guard let nl = buf.find(byte: 0x0A, from: max(0, target ?? buf.count / 2)), nl + 1 < buf.count else { return nil }
+      return nl + 1
+    }
+  }
+
+  /// `makeTail` builds the tail's parser around the sink it is given (same rules, file and
+  /// mode as the head).
+  public init(source: LogSource, splitOffset: Int, tailSink: @escaping (Event) -> Void, makeTail: (@escaping (Event) -> Void) -> EventParser) {
+    self.source = source
+    self.splitOffset = splitOffset
+    self.tailSink = tailSink
+    var route: ((Event) -> Void)?
+    self.tail = makeTail { route?($0) }
+    route = { [unowned self] e in
+      if self.inEarly { self.early.append(e) } else { self.tailSink(e) }
+    }
+  }
+
+  /// Starts the tail on another thread.
+  public func start() {
+    DispatchQueue.global(qos: .userInitiated).async { [self] in
+      do {
+        try runTail()
+      } catch {
+        failure = error
+      }
+      if inEarly {
+        inEarly = false
+        earlyDone.signal()
+      }
+      done.signal()
+    }
+  }
+
+  private func runTail() throws {
+    // Line numbers are absolute: count the newlines before the split first.
+    guard let file = source.mappedFile else { return }
+    let firstLine = Self.countLines(file, upTo: splitOffset) + 1
+    var checked = 0
+    _ = try source.forEachLine(from: splitOffset, to: source.byteCount ?? 0, firstLine: firstLine) { line in
+      tail.consume(line)
+      if inEarly {
+        if tail.isQuiescent {
+          syncPoints.append(SyncPoint(line: line.number, eventCount: early.count, counts: tail.counts))
+        }
+        if line.number - firstLine >= Self.syncWindow {
+          inEarly = false
+          earlyDone.signal()
+        }
+      }
+      checked += 1
+      if checked & 0xFFFF == 0, cancelled { return false }
+      return true
+    }
+    if !cancelled { tail.finish() }
+  }
+
+  /// Newlines in the mapping before `end`, walked in windows that are populated in one call and
+  /// dropped from the resident set afterwards (a pread copy was 3× slower on this VM).
+  static func countLines(_ file: MappedFile, upTo end: Int) -> Int {
+    file.withBytes { buf -> Int in
+      guard let base = buf.baseAddress else { return 0 }
+      let window = 4 << 20
+      let page = 1 << 12
+      var pos = 0
+      var lines = 0
+      while pos < end {
+        let stop = min(end, pos + window)
+        let from = pos / page * page
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + from), stop - from, 22)  // MADV_POPULATE_READ
+        lines += countNewlines(UnsafeRawPointer(base + pos), stop - pos)
+        let done = stop / page * page
+        if done > from { _ = madvise(UnsafeMutableRawPointer(mutating: base + from), done - from, MADV_DONTNEED) }
+        pos = stop
+      }
+      return lines
+    }
+  }
+
+  /// Newlines in `p[0..<n]`, 8 bytes per step: a byte of `w ^ 0x0A…` is zero exactly where a
+  /// newline is, and the usual carry-free test sets that byte's top bit. (Swift's generic SIMD
+  /// types were 40× slower here: not vectorised in this position.)
+  static func countNewlines(_ p: UnsafeRawPointer, _ n: Int) -> Int {
+    let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+    var total = 0
+    var i = 0
+    while i + 8 <= n {
+      let t = p.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ 0x0A0A_0A0A_0A0A_0A0A
+      // One 0x01 per newline byte, summed by a multiply (no POPCNT in baseline x86-64).
+      let ones = (~(((t & low7) &+ low7) | t | low7)) >> 7
+      total += Int((ones &* 0x0101_0101_0101_0101) >> 56)
+      i += 8
+    }
+    while i < n {
+      if p.load(fromByteOffset: i, as: UInt8.self) == 0x0A { total += 1 }
+      i += 1
+    }
+    return total
+  }
+
+  /// Called by the head once it has consumed every line before `splitOffset`: the sync points
+  /// to look for (empty when the tail failed).
+  public func waitForSyncPoints() -> [SyncPoint] {
+    earlyDone.wait()
+    return failure == nil ? syncPoints : []
+  }
+
+  /// The head found no common point: stop the tail and forget its work.
+  public func cancel() {
+    cancelled = true
+    done.wait()
+  }
+
+  /// The head stopped after `point` (both quiescent there, the head finished): waits for the
+  /// tail, hands the head its totals after the point, and returns the tail's events from the
+  /// sync window after the point, for the head's sink, in order. Events after the window went
+  /// to `tailSink` already.
+  public func join(head: EventParser, at point: SyncPoint) throws -> ArraySlice<Event> {
+    done.wait()
+    if let failure { throw failure }
+    head.absorb(tail, since: point.counts)
+    return early[point.eventCount...]
+  }
+}
+
+extension TwoCoreParse {
+  /// Reads `source` into `head` (which emits to `headSink`), on two cores when the source is
+  /// a large mapped file. `eligible` is asked when the head reaches the middle (e.g. a summary
+  /// splits only once the head has switched to count-only, as the tail runs that way).
+  /// `makeTail` builds the tail's parser around the sink it is given; events the tail emits
+  /// after its sync window reach `tailSink` on the tail's thread. Returns true when the tail's
+  /// work was used: the caller then appends what its `tailSink` gathered after the head's
+  /// output. `head` is finished either way.
+  public static func read(
+    _ source: LogSource, head: EventParser, headSink: (Event) -> Void, split: Bool = true, progress: ((Int) -> Void)? = nil,
+    eligible: () -> Bool, tailSink: @escaping (Event) -> Void,
+    makeTail: (@escaping (Event) -> Void) -> EventParser, minimumBytes: Int = minimumBytes, splitNear: Int? = nil
+  ) throws -> Bool {
+    guard split, let split = splitPoint(source, near: splitNear, minimumBytes: minimumBytes), let end = source.byteCount else {
+      try source.forEachLine(progress: progress) { head.consume($0) }
+      head.finish()
+      return false
+    }
+    let two = TwoCoreParse(source: source, splitOffset: split, tailSink: tailSink, makeTail: makeTail)
+    two.start()
+    var at = try source.forEachLine(from: 0, to: split, firstLine: 1, progress: progress) {
+      head.consume($0)
+      return true
+    }
+    let points = two.waitForSyncPoints()
+    var found: SyncPoint?
+    if eligible(), !points.isEmpty {
+      var j = 0
+      at = try source.forEachLine(from: at.offset, to: end, firstLine: at.line, progress: progress) { l in
+        head.consume(l)
+        while j < points.count && points[j].line < l.number { j += 1 }
+        if j == points.count { return false }  // past the tail's window: no common point
+        if points[j].line == l.number, head.isQuiescent {
+          found = points[j]
+          return false
+        }
+        return true
+      }
+    }
+    guard let found else {
+      two.cancel()
+      _ = try source.forEachLine(from: at.offset, to: end, firstLine: at.line, progress: progress) {
+        head.consume($0)
+        return true
+      }
+      head.finish()
+      return false
+    }
+    head.finish()
+    for e in try two.join(head: head, at: found) { headSink(e) }
+    progress?(end)
+    return true
+  }
+}
+

@@ -1,0 +1,34 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `analyze` on a file large enough to be read on two cores prints byte for byte what it
+/// prints reading it on one (summary text, --json, --jsonl through the spool file).
+@Suite struct TwoCoreCLITests {
+  /// The fixture corpus and lab logs, three times over: > 500 reports, so the summary fills
+  /// and the head switches to count-only before the middle (the split is then used).
+  static let log: String = {
+    let fm = FileManager.default
+    var bytes = Data()
+    for dir in ["corpus/syzkaller/public/cases", "logs/lab", "logs/lab-6.12", "logs/locks"] {
+      let d = TestPaths.fixture(dir)
+      for n in ((try? fm.contentsOfDirectory(atPath: d)) ?? []).sorted() where n.hasSuffix(".log") {
+        bytes += fm.contents(atPath: d + "/" + n) ?? Data()
+      }
+    }
+    let out = NSTemporaryDirectory() + "repro-analyze-twocore-cli-\(getpid()).log"
+    fm.createFile(atPath: out, contents: bytes + bytes + bytes)
+    return out
+  }()
+
+  @Test(arguments: [[], ["--json"], ["--jsonl"], ["--jsonl", "--fail-on", "kasan"]])
+  func sameOutputOnOneAndTwoCores(flags: [String]) throws {
+    let one = try runCommand(["analyze", "--timing"] + flags + [Self.log], environment: ["NO_COLOR": "1", "REPRO_ANALYZE_SPLIT_MIN_BYTES": "\(Int.max)"])
+    let two = try runCommand(["analyze", "--timing"] + flags + [Self.log], environment: ["NO_COLOR": "1", "REPRO_ANALYZE_SPLIT_MIN_BYTES": "1"])
+    #expect(one.stderr.contains(", one core"))
+    #expect(two.stderr.contains(", two cores"))  // the split really happened
+    #expect(one.status == two.status)
+    #expect(one.stdout.count > 1000)
+    #expect(one.stdout == two.stdout)
+  }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import Ingest
+
+/// The two-core split must give exactly what one parser gives, wherever the middle falls:
+/// inside a report, an ftrace dump, a lock list, between two CPUs' interleaved reports.
+@Suite struct TwoCoreParseTests {
+  /// Every real log in the fixtures (syzkaller corpus, both labs, lock scenarios), concatenated
+  /// in a fixed order into one report-dense file, written once.
+  static let bigLog: String = {
+    let fm = FileManager.default
+    var paths: [String] = []
+    for dir in ["corpus/syzkaller/public/cases", "logs/lab", "logs/lab-6.12", "logs/locks"] {
+      let d = TestPaths.fixture(dir)
+      let names = (try? fm.contentsOfDirectory(atPath: d)) ?? []
+      paths += names.filter { $0.hasSuffix(".log") }.sorted().map { d + "/" + $0 }
+    }
+    var bytes: [UInt8] = []
+    for p in paths { bytes += Array((fm.contents(atPath: p) ?? Data())) }
+    let out = NSTemporaryDirectory() + "repro-analyze-twocore-\(getpid()).log"
+    fm.createFile(atPath: out, contents: Data(bytes))
+    return out
+  }()
+
+  struct Outcome: Equatable {
+    var events: [Event] = []
+    var lines = 0
+    var truncated = 0
+    var reports: [ReportKind: Int] = [:]
+    var lockLists = 0
+    var tracepoints: [String: Int] = [:]
+    var vhostOps: [String: Int] = [:]
+  }
+
+  /// One parser, start to end. `countOnlyAfter`: switch to count-only after that many reports,
+  /// as `analyze` does once its summary is full.
+  static func sequential(_ path: String, countOnlyAfter: Int?) throws -> Outcome {
+    var o = Outcome()
+    var reports = 0
+    var parser: EventParser?
+    let p = EventParser(rules: testRules, file: path) { e in
+      o.events.append(e)
+      if case .report = e { reports += 1 }
+      if let n = countOnlyAfter, reports >= n { parser?.isDetailed = false }
+    }
+    parser = p
+    try LogSource.open(path).forEachLine { p.consume($0) }
+    p.finish()
+    o.collect(p)
+    return o
+  }
+
+  static func split(_ path: String, near: Int, countOnlyAfter: Int?) throws -> (Outcome, used: Bool) {
+    var o = Outcome()
+    var tailEvents: [Event] = []
+    var reports = 0
+    var parser: EventParser?
+    let head = EventParser(rules: testRules, file: path) { e in
+      o.events.append(e)
+      if case .report = e { reports += 1 }
+      if let n = countOnlyAfter, reports >= n { parser?.isDetailed = false }
+    }
+    parser = head
+    let used = try TwoCoreParse.read(
+      LogSource.open(path), head: head, headSink: { head.emit($0) },
+      eligible: { countOnlyAfter == nil || !head.isDetailed }, tailSink: { tailEvents.append($0) },
+      makeTail: { sink in
+        let t = EventParser(rules: testRules, file: path, sink: sink)
+        t.isDetailed = countOnlyAfter == nil
+        return t
+      }, minimumBytes: 1, splitNear: near)
+    // (A tail that was cancelled may have emitted events: they are dropped, as the head
+    // re-reads its lines.)
+    if used { o.events += tailEvents }
+    o.collect(head)
+    return (o, used)
+  }
+
+  /// The count-only fast path skips work only: on every real log, the same events and tallies
+  /// as the full count-only parse.
+  @Test func countOnlyFastPathChangesNothingOnRealLogs() throws {
+    let bytes = try #require(FileManager.default.contents(atPath: Self.bigLog))
+    let problems = Array(bytes).withUnsafeBufferPointer { FuzzChecks.countOnlyFastPathAgrees($0, rules: testRules) }
+    #expect(problems == [])
+  }
+
+  @Test(arguments: [nil, 40] as [Int?])
+  func splitAnywhereGivesTheSequentialResult(countOnlyAfter: Int?) throws {
+    let path = Self.bigLog
+    let size = Int(try FileManager.default.attributesOfItem(atPath: path)[.size] as! UInt64)
+    #expect(size > 2 << 20)
+    let reference = try Self.sequential(path, countOnlyAfter: countOnlyAfter)
+    #expect(reference.events.count > 500)
+    var used = 0
+    // 23 split points spread over the file (a prime, so they land at unrelated places).
+    for k in 1..<24 {
+      let (o, didSplit) = try Self.split(path, near: size * k / 24, countOnlyAfter: countOnlyAfter)
+      if didSplit { used += 1 }
+      #expect(o.lines == reference.lines, "split \(k)")
+      #expect(o.reports == reference.reports, "split \(k)")
+      #expect(o.lockLists == reference.lockLists, "split \(k)")
+      #expect(o.tracepoints == reference.tracepoints, "split \(k)")
+      #expect(o.vhostOps == reference.vhostOps, "split \(k)")
+      #expect(o.events.count == reference.events.count, "split \(k)")
+      if o.events != reference.events {
+        let i = zip(o.events, reference.events).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(o.events.count, reference.events.count)
+        Issue.record("split \(k): events differ from #\(i)")
+      }
+    }
+    // Most splits must really have used the second parser, or this proves nothing.
+    #expect(used >= 18, "only \(used) of 23 splits used the tail")
+  }
+}
+
+extension TwoCoreParseTests.Outcome {
+  mutating func collect(_ p: EventParser) {
+    lines = p.lineCount
+    truncated = p.truncatedLineCount
+    reports = p.countedReports
+    lockLists = p.countedLockLists
+    tracepoints = p.countedTracepoints
+    vhostOps = p.countedVhostOps
+  }
+}
+
+@Suite struct NewlineCountTests {
+  @Test func countsLikeAByteLoopAtEveryLengthAndAlignment() {
+    var rng = SystemRandomNumberGenerator()
+    for n in [0, 1, 31, 32, 33, 64, 255 * 32, 255 * 32 + 1, 300 * 32 + 7, 100_000] {
+      let bytes = (0..<n + 3).map { _ in UInt8.random(in: 0...3, using: &rng) == 0 ? 0x0A : UInt8.random(in: 0...255, using: &rng) }
+      for start in 0..<3 {
+        let slice = Array(bytes[start..<start + n])
+        let expected = slice.filter { $0 == 0x0A }.count
+        let got = slice.withUnsafeBytes { TwoCoreParse.countNewlines($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, n) }
+        #expect(got == expected, "n=\(n) start=\(start)")
+      }
+    }
+  }
+}
