@@ -78,16 +78,17 @@ public struct RedactionCount: Sendable, Hashable, Codable {
 /// Not thread-safe: one Redactor per excerpt.
 public final class Redactor {
   public let rules: RedactionRules
-  private let key: [UInt8]
+  private let key: SHA256.HMACKey
   private let keywords: [[UInt8]]
   private var mapping: [String: [UInt8]] = [:]  // "kind\0value" → pseudonym; never written out
   private var taken: [String: String] = [:]  // pseudonym → value, to resolve hash collisions
   private var counts: [String: Int] = [:]
   private var distinct: [String: Int] = [:]
+  private var testNetFull = false  // see `testNetAttempts`
 
   public init(rules: RedactionRules, key: [UInt8], keywords: [String] = []) {
     self.rules = rules
-    self.key = key
+    self.key = SHA256.HMACKey(key)
     self.keywords = (rules.keywords + keywords).filter { !$0.isEmpty }.map { Array($0.utf8) }
   }
 
@@ -117,14 +118,18 @@ public final class Redactor {
           continue
         }
       }
-      let before = cur.count
-      cur = apply(rule, to: cur)
-      if cur.count != before || lower != nil { lower = nil }
+      // The lower-cased copy stays valid until a rule changes the line (it was rebuilt for
+      // every ignore-case rule: seven passes over every long line).
+      if let changed = apply(rule, to: cur) {
+        cur = changed
+        lower = nil
+      }
     }
     return cur
   }
 
-  private func apply(_ rule: RedactionRule, to line: [UInt8]) -> [UInt8] {
+  /// The line with `rule` applied, or nil when nothing was replaced.
+  private func apply(_ rule: RedactionRule, to line: [UInt8]) -> [UInt8]? {
     var out: [UInt8] = []
     var copied = 0
     var start = 0
@@ -142,7 +147,7 @@ public final class Redactor {
       }
       if changed { out.append(contentsOf: buf[copied...]) }
     }
-    return changed ? out : line
+    return changed ? out : nil
   }
 
   private func keeps(_ rule: RedactionRule, _ value: String) -> Bool {
@@ -163,13 +168,18 @@ public final class Redactor {
     if rule.pseudonym == "pointer", let v = UInt64(value, radix: 16) {
       message = Array(("pointer\u{0}" + String(v >> 12, radix: 16)).utf8)
     }
-    var attempt = 0
+    // Once TEST-NET was found full, later IPv4 values go straight to the spill block.
+    var attempt = rule.pseudonym == "ipv4" && testNetFull ? Self.testNetAttempts : 0
     while true {
-      let h = SHA256.hmac(key: key, message: message + (attempt == 0 ? [] : [UInt8(attempt)]))
-      let p = Self.generate(rule, value, h)
+      if rule.pseudonym == "ipv4" && attempt == Self.testNetAttempts { testNetFull = true }
+      let h = SHA256.hmac(key, message: message + (attempt == 0 ? [] : [UInt8(attempt)]))
+      let p = Self.generate(rule, value, h, attempt: attempt)
       let owner = rule.pseudonym == "pointer" ? String(value.dropLast(3)) : value
+      // Few attempts suffice: every space but TEST-NET has ≥ 2^24 pseudonyms, and IPv4 moves to
+      // a 2^24 space after `testNetAttempts`. (Up to 255 rehashes per value once the 762
+      // TEST-NET addresses were taken made a log with 2,000 distinct IPv4s take minutes.)
       if let other = taken[rule.pseudonym + String(p.dropLast(rule.pseudonym == "pointer" ? 3 : 0))],
-        other != owner, attempt < 255
+        other != owner, attempt < Self.maxAttempts
       {
         attempt += 1  // two secrets on one pseudonym would merge them: rehash
         continue
@@ -190,9 +200,17 @@ public final class Redactor {
     return String(s.prefix(count))
   }
 
-  static func generate(_ rule: RedactionRule, _ value: String, _ h: [UInt8]) -> String {
+  /// Rehashes of a colliding pseudonym before two values share one (then unavoidable).
+  static let maxAttempts = 16
+  /// IPv4 pseudonyms come from TEST-NET-1/2/3 (RFC 5737), only 762 addresses; when the first
+  /// attempts all collide there, the space is nearly full and the class-E block 240.0.0.0/8
+  /// (reserved, never a host address; kept by the rule) takes the rest.
+  static let testNetAttempts = 8
+
+  static func generate(_ rule: RedactionRule, _ value: String, _ h: [UInt8], attempt: Int = 0) -> String {
     switch rule.pseudonym {
     case "ipv4":
+      if attempt >= testNetAttempts { return "240." + h[0..<3].map { String($0) }.joined(separator: ".") }
       let nets = ["192.0.2.", "198.51.100.", "203.0.113."]
       return nets[Int(h[0]) % 3] + String(1 + Int(h[1]) % 254)
     case "ipv6":
@@ -262,7 +280,7 @@ public final class Redactor {
         let id = "keyword\u{0}" + value
         if mapping[id] == nil {
           distinct["keyword", default: 0] += 1
-          mapping[id] = Array(("keyword-" + Self.hexDigits(SHA256.hmac(key: key, message: Array(id.utf8)), 6)).utf8)
+          mapping[id] = Array(("keyword-" + Self.hexDigits(SHA256.hmac(key, message: Array(id.utf8)), 6)).utf8)
         }
         out += mapping[id]!
         i += word.count

@@ -15,67 +15,102 @@ struct SHA256 {
     0xc671_78f2,
   ]
 
-  static func hash(_ message: [UInt8]) -> [UInt8] {
-    var h: [UInt32] = [
-      0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab,
-      0x5be0_cd19,
-    ]
+  static let initial: [UInt32] = [
+    0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab,
+    0x5be0_cd19,
+  ]
+
+  /// The chaining value after whole 64-byte blocks, and how many bytes they held.
+  struct State {
+    var h: [UInt32] = SHA256.initial
+    var length = 0
+  }
+
+  static func hash(_ message: [UInt8]) -> [UInt8] { finish(State(), message) }
+
+  /// Absorbs `message` after the blocks already in `state`, pads, and returns the digest.
+  static func finish(_ state: State, _ message: [UInt8]) -> [UInt8] {
+    var h = state.h
     var data = message
-    let bitLength = UInt64(message.count) * 8
+    let bitLength = UInt64(state.length + message.count) * 8
     data.append(0x80)
     while data.count % 64 != 56 { data.append(0) }
     for i in (0..<8).reversed() { data.append(UInt8(truncatingIfNeeded: bitLength >> (UInt64(i) * 8))) }
-    var w = [UInt32](repeating: 0, count: 64)
-    for chunk in stride(from: 0, to: data.count, by: 64) {
-      for i in 0..<16 {
-        let b = chunk + i * 4
-        w[i] =
-          UInt32(data[b]) << 24 | UInt32(data[b + 1]) << 16 | UInt32(data[b + 2]) << 8
-          | UInt32(data[b + 3])
-      }
-      for i in 16..<64 {
-        let s0 = w[i - 15].rotr(7) ^ w[i - 15].rotr(18) ^ (w[i - 15] >> 3)
-        let s1 = w[i - 2].rotr(17) ^ w[i - 2].rotr(19) ^ (w[i - 2] >> 10)
-        w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-      }
-      var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
-      for i in 0..<64 {
-        let s1 = e.rotr(6) ^ e.rotr(11) ^ e.rotr(25)
-        let ch = (e & f) ^ (~e & g)
-        let t1 = hh &+ s1 &+ ch &+ k[i] &+ w[i]
-        let s0 = a.rotr(2) ^ a.rotr(13) ^ a.rotr(22)
-        let maj = (a & b) ^ (a & c) ^ (b & c)
-        let t2 = s0 &+ maj
-        hh = g
-        g = f
-        f = e
-        e = d &+ t1
-        d = c
-        c = b
-        b = a
-        a = t1 &+ t2
-      }
-      h[0] = h[0] &+ a
-      h[1] = h[1] &+ b
-      h[2] = h[2] &+ c
-      h[3] = h[3] &+ d
-      h[4] = h[4] &+ e
-      h[5] = h[5] &+ f
-      h[6] = h[6] &+ g
-      h[7] = h[7] &+ hh
-    }
+    compress(&h, data)
     var out: [UInt8] = []
     out.reserveCapacity(32)
     for v in h { for s in [24, 16, 8, 0] { out.append(UInt8(truncatingIfNeeded: v >> UInt32(s))) } }
     return out
   }
 
-  static func hmac(key: [UInt8], message: [UInt8]) -> [UInt8] {
-    var k = key.count > 64 ? hash(key) : key
-    k += [UInt8](repeating: 0, count: 64 - k.count)
-    let inner = hash(k.map { $0 ^ 0x36 } + message)
-    return hash(k.map { $0 ^ 0x5c } + inner)
+  /// The FIPS 180-4 compression function over every 64-byte block of `data`.
+  static func compress(_ h: inout [UInt32], _ data: [UInt8]) {
+    withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+      data.withUnsafeBufferPointer { data in
+        for chunk in stride(from: 0, to: data.count, by: 64) {
+          for i in 0..<16 {
+            let b = chunk + i * 4
+            w[i] =
+              UInt32(data[b]) << 24 | UInt32(data[b + 1]) << 16 | UInt32(data[b + 2]) << 8
+              | UInt32(data[b + 3])
+          }
+          for i in 16..<64 {
+            let s0 = w[i - 15].rotr(7) ^ w[i - 15].rotr(18) ^ (w[i - 15] >> 3)
+            let s1 = w[i - 2].rotr(17) ^ w[i - 2].rotr(19) ^ (w[i - 2] >> 10)
+            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+          }
+          var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
+          for i in 0..<64 {
+            let s1 = e.rotr(6) ^ e.rotr(11) ^ e.rotr(25)
+            let ch = (e & f) ^ (~e & g)
+            let t1 = hh &+ s1 &+ ch &+ k[i] &+ w[i]
+            let s0 = a.rotr(2) ^ a.rotr(13) ^ a.rotr(22)
+            let maj = (a & b) ^ (a & c) ^ (b & c)
+            let t2 = s0 &+ maj
+            hh = g
+            g = f
+            f = e
+            e = d &+ t1
+            d = c
+            c = b
+            b = a
+            a = t1 &+ t2
+          }
+          h[0] = h[0] &+ a
+          h[1] = h[1] &+ b
+          h[2] = h[2] &+ c
+          h[3] = h[3] &+ d
+          h[4] = h[4] &+ e
+          h[5] = h[5] &+ f
+          h[6] = h[6] &+ g
+          h[7] = h[7] &+ hh
+        }
+      }
+    }
   }
+
+  /// An HMAC key with its padded blocks already absorbed: each `hmac` of a short message then
+  /// costs two compressions instead of four (the redactor computes one per distinct secret).
+  struct HMACKey {
+    let inner: State
+    let outer: State
+
+    init(_ key: [UInt8]) {
+      var k = key.count > 64 ? SHA256.hash(key) : key
+      k += [UInt8](repeating: 0, count: 64 - k.count)
+      var inner = State(length: 64)
+      SHA256.compress(&inner.h, k.map { $0 ^ 0x36 })
+      var outer = State(length: 64)
+      SHA256.compress(&outer.h, k.map { $0 ^ 0x5c })
+      (self.inner, self.outer) = (inner, outer)
+    }
+  }
+
+  static func hmac(_ key: HMACKey, message: [UInt8]) -> [UInt8] {
+    finish(key.outer, finish(key.inner, message))
+  }
+
+  static func hmac(key: [UInt8], message: [UInt8]) -> [UInt8] { hmac(HMACKey(key), message: message) }
 }
 
 extension UInt32 {

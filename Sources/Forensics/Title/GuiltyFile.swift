@@ -5,35 +5,66 @@ extension Titler {
   /// generic infrastructure, then refined to a deeper path in the same directory if the stack
   /// shows one further down.
   func guiltyFile(title: String, ex: Extract, index: LogIndex) -> String? {
-    var lines = ex.text.split(separator: 0x0A, omittingEmptySubsequences: false).map { Array($0) }
-    if let resolve = sourceResolver { lines = lines.map { annotate($0, resolve) } }
+    // The report's lines are log lines (`ex.text` is `index.text(i)` of each, joined).
+    let lines = ex.lineIndexes
     for (prefix, markers) in rules.guiltyStartMarkers where title.hasPrefix(prefix) {
       for marker in markers {
-        guard let at = lines.firstIndex(where: { $0.contains(marker) }) else { continue }
-        if let f = guiltyFile(in: lines[at...]) { return f }
+        let at = lines.firstIndex { i in
+          if let resolve = sourceResolver { return annotate(Array(index.text(i)), resolve).contains(marker) }
+          return index.text(i).contains(marker)
+        }
+        guard let at else { continue }
+        if let f = guiltyFile(in: lines[at...], index: index) { return f }
       }
     }
-    return guiltyFile(in: lines[...])
+    return guiltyFile(in: lines[...], index: index)
   }
 
-  func guiltyFile(in lines: ArraySlice<[UInt8]>) -> String? {
+  /// What one log line says about the guilty file. Computed once per log line and cached in the
+  /// index: a report's text runs past the next report (like syzkaller's), so back-to-back
+  /// reports share most of their lines, and matching them again per report made a log of n
+  /// `WARNING:` lines cost n × `max_lines` regex matches and path clean-ups (fuzz finding:
+  /// 2,000 warnings took minutes under the fuzzer).
+  struct GuiltyLine {
+    /// The cleaned `path/file.c` the line names; nil when it names none.
+    var path: String?
+    /// The file or the line is generic infrastructure: the path is only a last resort.
+    var ignored = false
+  }
+
+  func guiltyLine(_ i: Int, index: LogIndex) -> GuiltyLine {
+    if let known = index.guiltyLines.byLine[i] { return known }
+    var line = Array(index.text(i))
+    if let resolve = sourceResolver { line = annotate(line, resolve) }
+    var facts = GuiltyLine(path: nil)
+    if let m = rules.guiltyFileName.match(in: line), let r = m[1] {
+      let path = Array(line[r])
+      facts.path = Self.cleanPath(String(decoding: path, as: UTF8.self))
+      facts.ignored =
+        rules.guiltyIgnores.contains { $0.match(in: path) != nil }
+        || rules.guiltyLineIgnore.map { $0.match(in: line) != nil } ?? false
+    }
+    index.guiltyLines.byLine[i] = facts
+    return facts
+  }
+
+  func guiltyFile(in lines: ArraySlice<Int>, index: LogIndex) -> String? {
     var guilty: String? = nil
     var first: String? = nil
     var deepest = ""
-    for line in lines {
-      guard let m = rules.guiltyFileName.match(in: line), let r = m[1] else { continue }
-      let path = Array(line[r])
-      if first == nil { first = Self.cleanPath(String(decoding: path, as: UTF8.self)) }
-      if rules.guiltyIgnores.contains(where: { $0.match(in: path) != nil }) { continue }
-      if let ig = rules.guiltyLineIgnore, ig.match(in: line) != nil { continue }
-      let clean = Self.cleanPath(String(decoding: path, as: UTF8.self))
+    for i in lines {
+      let facts = guiltyLine(i, index: index)
+      guard let clean = facts.path else { continue }
+      if first == nil { first = clean }
+      if facts.ignored { continue }
       guard guilty != nil else {
         guilty = clean
         deepest = Self.directory(clean)
         continue
       }
-      // A later frame deeper in the same directory tree names the code more precisely.
-      if clean.hasPrefix(deepest) {
+      // A later frame deeper in the same directory tree names the code more precisely (the
+      // same file again never is: most lines of a report repeat the guilty one).
+      if clean != guilty, clean.hasPrefix(deepest) {
         let suffix = clean.dropFirst(deepest.count)
         if suffix.hasPrefix("/") && suffix.dropFirst().contains("/") {
           guilty = clean

@@ -32,6 +32,12 @@ struct LogIndex {
   var oops: [Int16] = []
   /// The log holds a marker that damages every report in it (VM disconnect); checked once.
   var hasCorruptingMarker = false
+  /// Guilty-file facts per line, filled on demand (`Titler.guiltyLine`).
+  let guiltyLines = GuiltyLineCache()
+
+  final class GuiltyLineCache {
+    var byLine: [Int: Titler.GuiltyLine] = [:]
+  }
 
   init(_ bytes: UnsafeBufferPointer<UInt8>, rules: TitleRules) {
     self.bytes = bytes

@@ -265,7 +265,10 @@ public struct Titler: Sendable {
     var hasStack = false
     for key in rules.stackKeywords {
       guard let m = key.match(in: text), let r = m[0] else { continue }
-      let lines = text[r.lowerBound...].split(separator: 0x0A, omittingEmptySubsequences: false)
+      // Only the first lines are looked at: do not split the whole (up to 64 KiB) rest per report.
+      let lines = text[r.lowerBound...].split(
+        separator: 0x0A, maxSplits: max(rules.stackMinLineCount, rules.stackCheckLineCount),
+        omittingEmptySubsequences: false)
       if lines.count < rules.stackMinLineCount { return "stack trace is cut short" }
       var found = false
       for l in lines.dropFirst().prefix(rules.stackCheckLineCount - 1) {

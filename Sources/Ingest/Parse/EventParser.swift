@@ -287,8 +287,10 @@ public final class EventParser {
         let t = body.skipSpaces(0)
         if t + 1 < body.count, body[t] == 0x23, Bytes.isDigit(body[t + 1]) { return true }
       } else if let e = LineParsers.heldLockEntry(body, line: number) {
-        // Symbolized logs repeat an entry once per inline level: keep the first.
-        if !l.list.locks.contains(where: { $0.index == e.index && $0.address == e.address }) {
+        // Symbolized logs repeat an entry once per inline level: keep the first. The repeats
+        // are adjacent, so only the trailing entries of the same index are compared (searching
+        // the whole list cost n²/2 comparisons on a hostile list of n entries).
+        if !l.list.locks.reversed().prefix(while: { $0.index == e.index }).contains(where: { $0.address == e.address }) {
           if l.list.locks.count < 4096 { l.list.locks.append(e) }
         }
         return true
