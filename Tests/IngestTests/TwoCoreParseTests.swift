@@ -37,32 +37,34 @@ import Testing
   /// One parser, start to end. `countOnlyAfter`: switch to count-only after that many reports,
   /// as `analyze` does once its summary is full.
   static func sequential(_ path: String, countOnlyAfter: Int?) throws -> Outcome {
-    var o = Outcome()
-    var reports = 0
-    var parser: EventParser?
-    let p = EventParser(rules: testRules, file: path) { e in
-      o.events.append(e)
-      if case .report = e { reports += 1 }
-      if let n = countOnlyAfter, reports >= n { parser?.isDetailed = false }
-    }
-    parser = p
+    let (p, events) = Self.parser(path, countOnlyAfter: countOnlyAfter)
     try LogSource.open(path).forEachLine { p.consume($0) }
     p.finish()
+    var o = Outcome()
+    o.events = events.events
     o.collect(p)
     return o
   }
 
-  static func split(_ path: String, near: Int, countOnlyAfter: Int?) throws -> (Outcome, used: Bool) {
-    var o = Outcome()
-    var tailEvents: [Event] = []
+  final class Collected { var events: [Event] = [] }
+
+  /// A parser whose events are collected, switching to count-only like `analyze`.
+  static func parser(_ path: String, countOnlyAfter: Int?) -> (EventParser, Collected) {
+    let out = Collected()
     var reports = 0
     var parser: EventParser?
-    let head = EventParser(rules: testRules, file: path) { e in
-      o.events.append(e)
+    let p = EventParser(rules: testRules, file: path) { e in
+      out.events.append(e)
       if case .report = e { reports += 1 }
       if let n = countOnlyAfter, reports >= n { parser?.isDetailed = false }
     }
-    parser = head
+    parser = p
+    return (p, out)
+  }
+
+  static func split(_ path: String, near: Int, countOnlyAfter: Int?) throws -> (Outcome, used: Bool) {
+    var tailEvents: [Event] = []
+    let (head, events) = Self.parser(path, countOnlyAfter: countOnlyAfter)
     let used = try TwoCoreParse.read(
       LogSource.open(path), head: head, headSink: { head.emit($0) },
       eligible: { countOnlyAfter == nil || !head.isDetailed }, tailSink: { tailEvents.append($0) },
@@ -73,7 +75,8 @@ import Testing
       }, minimumBytes: 1, splitNear: near)
     // (A tail that was cancelled may have emitted events: they are dropped, as the head
     // re-reads its lines.)
-    if used { o.events += tailEvents }
+    var o = Outcome()
+    o.events = events.events + (used ? tailEvents : [])
     o.collect(head)
     return (o, used)
   }
