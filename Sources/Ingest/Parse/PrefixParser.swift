@@ -83,13 +83,7 @@ public enum PrefixParser {
     var i = 1
     while i < 6, p[i] == 0x20 { i += 1 }
     guard i < 6 else { return nil }
-    var sec = 0
-    while i < 6 {
-      let d = p[i] &- 0x30
-      guard d < 10 else { return nil }
-      sec = sec &* 10 &+ Int(d)
-      i += 1
-    }
+    guard let sec = digits(p, i, 6) else { return nil }
     var r = ParsedPrefix(bodyStart: 14, timestamp: nil, callerKey: ParsedPrefix.noCaller, level: nil)
     r.seconds = sec
     r.fraction = frac
@@ -102,20 +96,25 @@ public enum PrefixParser {
       while j < 21, p[j] == 0x20 { j += 1 }
       guard j < 20, p[j] == 0x54 || p[j] == 0x43 else { return nil }
       let isTask = p[j] == 0x54
-      j += 1
-      var v = 0
-      while j < 21 {
-        let d = p[j] &- 0x30
-        guard d < 10 else { return nil }
-        v = v &* 10 &+ Int(d)
-        j += 1
-      }
+      guard let v = digits(p, j + 1, 21) else { return nil }
       r.callerKey = isTask ? v : -v - 1
       end = 22
     }
     if end < n, p[end] == 0x20 { end += 1 }
     r.bodyStart = end
     return r
+  }
+
+  /// The decimal value of `p[from..<to]` when every byte there is a digit.
+  @inline(__always)
+  static func digits(_ p: UnsafePointer<UInt8>, _ from: Int, _ to: Int) -> Int? {
+    var v = 0
+    for k in from..<to {
+      let d = p[k] &- 0x30
+      guard d < 10 else { return nil }
+      v = v &* 10 &+ Int(d)
+    }
+    return v
   }
 
   /// The common shapes `[  123.456789] ` and `[  123.456789][  T123] `, without any helper
