@@ -2,15 +2,16 @@
   import Glibc
 #endif
 import Dispatch
+import Synchronization
 
 /// Parses one large mapped log on two cores with the same result as one parser reading it
 /// start to end.
 ///
-/// The second parser (the *tail*) starts at the first line after the middle of the file with
-/// empty state, on another thread. At first it may misread the lines of whatever report or
+/// The second parser (the *tail*) starts at the first line after 55 % of the file with empty
+/// state, on another thread. At first it may misread the lines of whatever report or
 /// dump was open there, so it records *sync points*: lines after which it was quiescent
 /// (`EventParser.isQuiescent`), with the events and totals it had then. The first parser (the
-/// *head*) reads up to the middle, then on until a sync point after which it is quiescent too:
+/// *head*) reads up to that line, then on until a sync point after which it is quiescent too:
 /// from there the two parsers are in the same state and see the same lines, so the tail's work
 /// after that point is exactly what the head would have done. The head stops there and takes
 /// the tail's events and totals after the point. When no common point turns up within the
@@ -22,7 +23,7 @@ import Dispatch
 public final class TwoCoreParse: @unchecked Sendable {
   // SAFETY: the tail thread owns `tail`, `early`, `syncPoints` and calls `tailSink` until it
   // signals `earlyDone` / `done`; the head reads `early` and `syncPoints` only after
-  // `earlyDone`, and the tail's parser only after `done`. `cancelled` is a relaxed flag.
+  // `earlyDone`, and the tail's parser only after `done`. `cancelled` is atomic.
 
   public struct SyncPoint: Sendable {
     public let line: Int
@@ -46,7 +47,7 @@ public final class TwoCoreParse: @unchecked Sendable {
   private var early: [Event] = []
   private var inEarly = true
   private(set) var syncPoints: [SyncPoint] = []
-  private var cancelled = false
+  private let cancelled = Atomic<Bool>(false)
   private var failure: (any Error)?
   private let earlyDone = DispatchSemaphore(value: 0)
   private let done = DispatchSemaphore(value: 0)
@@ -109,10 +110,10 @@ public final class TwoCoreParse: @unchecked Sendable {
         }
       }
       checked += 1
-      if checked & 0xFFFF == 0, cancelled { return false }
+      if checked & 0xFFFF == 0, cancelled.load(ordering: .relaxed) { return false }
       return true
     }
-    if !cancelled { tail.finish() }
+    if !cancelled.load(ordering: .relaxed) { tail.finish() }
   }
 
   /// Newlines in the mapping before `end`, walked in windows that are populated in one call and
@@ -167,7 +168,7 @@ public final class TwoCoreParse: @unchecked Sendable {
 
   /// The head found no common point: stop the tail and forget its work.
   public func cancel() {
-    cancelled = true
+    cancelled.store(true, ordering: .relaxed)
     done.wait()
   }
 
