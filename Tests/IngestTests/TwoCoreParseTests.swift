@@ -89,6 +89,24 @@ import Testing
     #expect(problems == [])
   }
 
+  /// A head that is not eligible (e.g. a summary still decoding in detail at the split) cancels
+  /// the tail and reads on alone: same result, and the tail's events are not used.
+  @Test func ineligibleHeadReadsOnAlone() throws {
+    let path = Self.bigLog
+    let reference = try Self.sequential(path, countOnlyAfter: nil)
+    var tailEvents: [Event] = []
+    let (head, events) = Self.parser(path, countOnlyAfter: nil)
+    let used = try TwoCoreParse.read(
+      LogSource.open(path), head: head, headSink: { head.emit($0) }, eligible: { false },
+      tailSink: { tailEvents.append($0) },
+      makeTail: { EventParser(rules: testRules, file: path, sink: $0) }, minimumBytes: 1)
+    #expect(!used)
+    var o = Outcome()
+    o.events = events.events
+    o.collect(head)
+    #expect(o == reference)
+  }
+
   @Test(arguments: [nil, 40] as [Int?])
   func splitAnywhereGivesTheSequentialResult(countOnlyAfter: Int?) throws {
     let path = Self.bigLog
