@@ -66,7 +66,7 @@ import Testing
     var tailEvents: [Event] = []
     let (head, events) = Self.parser(path, countOnlyAfter: countOnlyAfter)
     let used = try TwoCoreParse.read(
-      LogSource.open(path), head: head, headSink: { head.emit($0) },
+      LogSource.open(path), head: head,
       eligible: { countOnlyAfter == nil || !head.isDetailed }, tailSink: { tailEvents.append($0) },
       makeTail: { sink in
         let t = EventParser(rules: testRules, file: path, sink: sink)
@@ -97,7 +97,7 @@ import Testing
     var tailEvents: [Event] = []
     let (head, events) = Self.parser(path, countOnlyAfter: nil)
     let used = try TwoCoreParse.read(
-      LogSource.open(path), head: head, headSink: { head.emit($0) }, eligible: { false },
+      LogSource.open(path), head: head, eligible: { false },
       tailSink: { tailEvents.append($0) },
       makeTail: { EventParser(rules: testRules, file: path, sink: $0) }, minimumBytes: 1)
     #expect(!used)

@@ -147,7 +147,7 @@ public final class LogSource {
       let window = 4 << 20  // per reader; two readers run at once on a split file
       var pos = start
       var line = firstLine
-      var released = (start >> 12) << 12
+      var released = start / MappedFile.pageSize * MappedFile.pageSize
       var stoppedAt: (offset: Int, line: Int)?
       // The line after `l` starts after its newline (its bytes may have been cut at the cap).
       func after(_ l: borrowing Line) -> (offset: Int, line: Int) {
@@ -164,13 +164,7 @@ public final class LogSource {
         while pos < buf.count {
           let end = min(buf.count, pos + window)
           let isFinal = end == buf.count
-          // Map the window's pages in one call (MADV_POPULATE_READ, Linux 5.14+) instead of one
-          // fault per 64 KiB; older kernels return EINVAL and we fault as before.
-          if let base = buf.baseAddress {
-            let page = 1 << 12
-            let from = (pos / page) * page
-            _ = madvise(UnsafeMutableRawPointer(mutating: base + from), end - from, 22)
-          }
+          file.populate(from: pos, to: end)
           let view = UnsafeBufferPointer(rebasing: buf[pos..<end])
           var used = try LineSplitter.split(
             view, baseOffset: pos, firstLine: line, isFinal: isFinal, cap: maxLineByteCount,
@@ -185,11 +179,8 @@ public final class LogSource {
           }
           pos += used
           progress?(pos)
-          let page = 1 << 12
-          let drop = (pos / page) * page
-          if drop - released >= window, let base = buf.baseAddress {
-            _ = madvise(UnsafeMutableRawPointer(mutating: base + released), drop - released, MADV_DONTNEED)
-            released = drop
+          if pos / MappedFile.pageSize * MappedFile.pageSize - released >= window {
+            released = file.release(from: released, to: pos)
           }
         }
       } catch is StopScan {

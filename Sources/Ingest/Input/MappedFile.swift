@@ -32,6 +32,27 @@ public final class MappedFile: @unchecked Sendable {
     try body(UnsafeBufferPointer(start: base, count: byteCount))
   }
 
+  static let pageSize = 1 << 12
+
+  /// Maps the pages of `from..<to` in one call (MADV_POPULATE_READ, Linux 5.14+) instead of one
+  /// fault per 64 KiB; older kernels return EINVAL and the pages fault in as before.
+  func populate(from: Int, to: Int) {
+    guard let base, from < to else { return }
+    let start = from / Self.pageSize * Self.pageSize
+    _ = madvise(UnsafeMutableRawPointer(mutating: base + start), to - start, 22)
+  }
+
+  /// Drops the whole pages of `from..<to` from our resident set (MADV_DONTNEED); the page cache
+  /// keeps them, so a later read faults them back in. Returns the end of what was dropped.
+  @discardableResult
+  func release(from: Int, to: Int) -> Int {
+    let start = from / Self.pageSize * Self.pageSize
+    let end = to / Self.pageSize * Self.pageSize
+    guard let base, start < end else { return start }
+    _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+    return end
+  }
+
   deinit {
     if let base { munmap(UnsafeMutableRawPointer(mutating: base), byteCount) }
   }

@@ -65,7 +65,7 @@ public final class EventParser {
     lineCount += 1
     if line.isTruncated { truncatedLineCount += 1 }
     let raw = line.bytes
-    if line.number & 1023 == 0, !(reports.isEmpty && dumps.isEmpty && lockLists.isEmpty && inAllLocks.isEmpty) {
+    if line.number & 1023 == 0, hasOpenContexts {
       closeSilentContexts(now: line.number)
       fastKey = Int.max
     }
@@ -352,12 +352,8 @@ public final class EventParser {
   }
 
   private func closeStaleReports(now: Int) {
-    let stale = reports.values.filter { now - $0.report.endLine > Self.staleLineCount }
-    var open = reports.values.filter { now - $0.report.endLine <= Self.staleLineCount }
-    for r in stale.sorted(by: { $0.report.position.line < $1.report.position.line }) {
-      reports.removeValue(forKey: r.callerKey)
-      finishReport(r, truncated: r.inTrace)
-    }
+    closeSilentReports(now: now)
+    var open = reports.values
     while open.count >= Self.maxOpenReports {
       let oldest = open.removeFirst()
       reports.removeValue(forKey: oldest.callerKey)
@@ -372,10 +368,7 @@ public final class EventParser {
   /// printing, a truncated `Showing all locks` section) does not stay open to the end.
   private func closeSilentContexts(now: Int) {
     let limit = now - Self.staleLineCount
-    for r in reports.values.sorted(by: { $0.report.position.line < $1.report.position.line }) where r.report.endLine < limit {
-      reports.removeValue(forKey: r.callerKey)
-      finishReport(r, truncated: r.inTrace)
-    }
+    closeSilentReports(now: now)
     for key in dumps.keys.sorted() {
       if let d = dumps[key], d.dump.endLine < limit {
         dumps[key] = nil
@@ -389,6 +382,15 @@ public final class EventParser {
       }
     }
     for key in inAllLocks.keys.sorted() where (inAllLocks[key] ?? 0) < limit { inAllLocks[key] = nil }
+  }
+
+  /// Finishes, in print order, the reports whose context printed nothing for `staleLineCount`
+  /// lines.
+  private func closeSilentReports(now: Int) {
+    for r in reports.values.sorted(by: { $0.report.position.line < $1.report.position.line }) where now - r.report.endLine > Self.staleLineCount {
+      reports.removeValue(forKey: r.callerKey)
+      finishReport(r, truncated: r.inTrace)
+    }
   }
 
   /// A new boot (`Linux version` banner): nothing from the previous run is still open.
@@ -444,11 +446,12 @@ public final class EventParser {
     // The dump's state is updated in place (`ftrace?.…`): copying it out and back costs a
     // retain/release pair per line, and dumps are hundreds of thousands of lines.
     guard let sawOpeningDashes = ftrace?.sawOpeningDashes else { return false }
+    func position() -> SourcePosition { SourcePosition(file: file, line: number, offset: offset) }
     if body.has("-----------------------------") {
       if sawOpeningDashes {
         flushPendingFtrace()
         let count = ftrace?.recordCount ?? 0
-        sink(.marker(Marker(kind: .ftraceDumpEnd, text: body.text(from: 0), value: "\(count)", position: SourcePosition(file: file, line: number, offset: offset), timestamp: pre.timestamp)))
+        sink(.marker(Marker(kind: .ftraceDumpEnd, text: body.text(from: 0), value: "\(count)", position: position(), timestamp: pre.timestamp)))
         ftrace = nil
       } else {
         ftrace?.sawOpeningDashes = true
@@ -457,7 +460,7 @@ public final class EventParser {
     }
     let trimmed = body.skipSpaces(0)
     if rules.startsWithAny(UnsafeBufferPointer(rebasing: body[trimmed...]), rules.ftraceEmpty) {
-      sink(.marker(Marker(kind: .ftraceDumpEnd, text: body.text(from: 0), value: "0", position: SourcePosition(file: file, line: number, offset: offset), timestamp: pre.timestamp)))
+      sink(.marker(Marker(kind: .ftraceDumpEnd, text: body.text(from: 0), value: "0", position: position(), timestamp: pre.timestamp)))
       ftrace = nil
       return true
     }
@@ -477,7 +480,7 @@ public final class EventParser {
       countTracepoint(body, name: name)
       return true
     }
-    if let rec = LineParsers.ftraceLine(body, position: SourcePosition(file: file, line: number, offset: offset)) {
+    if let rec = LineParsers.ftraceLine(body, position: position()) {
       flushPendingFtrace()
       ftrace?.recordCount += 1
       pendingFtrace = rec
@@ -531,9 +534,10 @@ public final class EventParser {
   /// True when nothing is open: no report, dump, lock list, `Showing all locks` section or
   /// ftrace dump in any context. Two parsers that are both quiescent after the same line go on
   /// identically from there, which is what lets a second core start mid-file.
-  public var isQuiescent: Bool {
-    reports.isEmpty && dumps.isEmpty && lockLists.isEmpty && inAllLocks.isEmpty && ftrace == nil && pendingFtrace == nil
-  }
+  public var isQuiescent: Bool { !hasOpenContexts && ftrace == nil && pendingFtrace == nil }
+
+  /// Some context has an open report, dump, lock list or all-locks section.
+  private var hasOpenContexts: Bool { !(reports.isEmpty && dumps.isEmpty && lockLists.isEmpty && inAllLocks.isEmpty) }
 
   /// The running totals, to subtract a prefix of another parser's work (see `absorb`).
   public struct Counts: Sendable {

@@ -122,16 +122,13 @@ public final class TwoCoreParse: @unchecked Sendable {
     file.withBytes { buf -> Int in
       guard let base = buf.baseAddress else { return 0 }
       let window = 4 << 20
-      let page = 1 << 12
       var pos = 0
       var lines = 0
       while pos < end {
         let stop = min(end, pos + window)
-        let from = pos / page * page
-        _ = madvise(UnsafeMutableRawPointer(mutating: base + from), stop - from, 22)  // MADV_POPULATE_READ
+        file.populate(from: pos, to: stop)
         lines += countNewlines(UnsafeRawPointer(base + pos), stop - pos)
-        let done = stop / page * page
-        if done > from { _ = madvise(UnsafeMutableRawPointer(mutating: base + from), done - from, MADV_DONTNEED) }
+        file.release(from: pos, to: stop)
         pos = stop
       }
       return lines
@@ -174,7 +171,7 @@ public final class TwoCoreParse: @unchecked Sendable {
 
   /// The head stopped after `point` (both quiescent there, the head finished): waits for the
   /// tail, hands the head its totals after the point, and returns the tail's events from the
-  /// sync window after the point, for the head's sink, in order. Events after the window went
+  /// sync window after the point, for the head's sink (`EventParser.emit`), in order. Events after the window went
   /// to `tailSink` already.
   public func join(head: EventParser, at point: SyncPoint) throws -> ArraySlice<Event> {
     done.wait()
@@ -185,7 +182,7 @@ public final class TwoCoreParse: @unchecked Sendable {
 }
 
 extension TwoCoreParse {
-  /// Reads `source` into `head` (which emits to `headSink`), on two cores when the source is
+  /// Reads `source` into `head`, on two cores when the source is
   /// a large mapped file. `eligible` is asked when the head reaches the middle (e.g. a summary
   /// splits only once the head has switched to count-only, as the tail runs that way).
   /// `makeTail` builds the tail's parser around the sink it is given; events the tail emits
@@ -193,11 +190,11 @@ extension TwoCoreParse {
   /// work was used: the caller then appends what its `tailSink` gathered after the head's
   /// output. `head` is finished either way.
   public static func read(
-    _ source: LogSource, head: EventParser, headSink: (Event) -> Void, split: Bool = true, progress: ((Int) -> Void)? = nil,
+    _ source: LogSource, head: EventParser, split allowed: Bool = true, progress: ((Int) -> Void)? = nil,
     eligible: () -> Bool, tailSink: @escaping (Event) -> Void,
     makeTail: (@escaping (Event) -> Void) -> EventParser, minimumBytes: Int = minimumBytes, splitNear: Int? = nil
   ) throws -> Bool {
-    guard split, let split = splitPoint(source, near: splitNear, minimumBytes: minimumBytes), let end = source.byteCount else {
+    guard allowed, let split = splitPoint(source, near: splitNear, minimumBytes: minimumBytes), let end = source.byteCount else {
       try source.forEachLine(progress: progress) { head.consume($0) }
       head.finish()
       return false
@@ -233,7 +230,8 @@ extension TwoCoreParse {
       return false
     }
     head.finish()
-    for e in try two.join(head: head, at: found) { headSink(e) }
+    // The tail's events from after the point up to the end of its window continue the head's.
+    for e in try two.join(head: head, at: found) { head.emit(e) }
     progress?(end)
     return true
   }

@@ -164,7 +164,7 @@ struct AnalyzeCommand: ParsableCommand {
       let started = MonotonicClock.seconds()
       let usedTail = runOrFail {
         try TwoCoreParse.read(
-          source, head: parser, headSink: { parser.emit($0) }, split: !wantsHTML, progress: { bar.update($0) },
+          source, head: parser, split: !wantsHTML, progress: { bar.update($0) },
           eligible: { streaming || !parser.isDetailed }, tailSink: { tail.add($0) },
           makeTail: { sink in
             let p = EventParser(rules: rules, file: path, sink: sink)
