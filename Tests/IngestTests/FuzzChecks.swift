@@ -219,8 +219,49 @@ enum FuzzChecks {
     return problems
   }
 
-  static func jsonl(_ input: UnsafeBufferPointer<UInt8>, rules: IngestRules) -> [String] {
+  /// JSON Lines mode (`EventParser.jsonLines`, which encodes frames, registers and ftrace
+  /// records straight from the line bytes) writes exactly the bytes the events encode to, and
+  /// counts the same reports. The file name needs escaping, as positions carry it.
+  static func jsonLinesModeAgrees(
+    _ input: UnsafeBufferPointer<UInt8>, rules: IngestRules, maxFrames: Int = 64, cap: Int = 4096
+  ) -> [String] {
+    let file = "fuzz \"run\"\\1.log"
+    var events: [Event] = []
+    let byEvents = EventParser(rules: rules, file: file) { events.append($0) }
+    byEvents.maxFramesPerReport = maxFrames
+    forEachLine(input, cap: cap) { byEvents.consume($0) }
+    byEvents.finish()
+    let expected = JSONBuffer()
+    for e in events {
+      expected.event(e)
+      expected.byte(0x0A)
+    }
     var problems: [String] = []
+    var written: [UInt8] = []
+    let out = JSONLinesOutput { written += $0 }
+    let direct = EventParser(rules: rules, file: file) { _ in problems.append("the sink was called in JSON Lines mode") }
+    direct.maxFramesPerReport = maxFrames
+    direct.jsonLines = out
+    forEachLine(input, cap: cap) { direct.consume($0) }
+    direct.finish()
+    out.flush()
+    if out.offset != written.count { problems.append("offset \(out.offset) != \(written.count) bytes written") }
+    let reference = expected.bytes
+    if written != reference {
+      let at = zip(written, reference).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(written.count, reference.count)
+      let lineStart = (reference[..<min(at, reference.count)].lastIndex(of: 0x0A) ?? -1) + 1
+      problems.append(
+        "JSON Lines mode differs at byte \(at): expected \(String(decoding: reference[lineStart..<min(reference.count, at + 80)], as: UTF8.self))"
+          + " got \(String(decoding: written[min(lineStart, written.count)..<min(written.count, at + 80)], as: UTF8.self))")
+    }
+    let reports = events.filter { if case .report = $0 { true } else { false } }.count
+    let counted = direct.countedReports.values.reduce(0, +)
+    if counted != reports { problems.append("JSON Lines mode counted \(counted) reports, the events hold \(reports)") }
+    return problems
+  }
+
+  static func jsonl(_ input: UnsafeBufferPointer<UInt8>, rules: IngestRules) -> [String] {
+    var problems: [String] = jsonLinesModeAgrees(input, rules: rules)
     var counted = 0
     let events = parseEvents(input, rules: rules, problems: &problems, countedReports: &counted)
     for e in events {

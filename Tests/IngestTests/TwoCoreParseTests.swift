@@ -72,7 +72,7 @@ import Testing
         let t = EventParser(rules: testRules, file: path, sink: sink)
         t.isDetailed = countOnlyAfter == nil
         return t
-      }, minimumBytes: 1, splitNear: near)
+      }, minimumBytes: 1, splitNear: near) != nil
     // (A tail that was cancelled may have emitted events: they are dropped, as the head
     // re-reads its lines.)
     var o = Outcome()
@@ -99,7 +99,7 @@ import Testing
     let used = try TwoCoreParse.read(
       LogSource.open(path), head: head, eligible: { false },
       tailSink: { tailEvents.append($0) },
-      makeTail: { EventParser(rules: testRules, file: path, sink: $0) }, minimumBytes: 1)
+      makeTail: { EventParser(rules: testRules, file: path, sink: $0) }, minimumBytes: 1) != nil
     #expect(!used)
     var o = Outcome()
     o.events = events.events

@@ -8,7 +8,7 @@
 public final class JSONBuffer {
   private var base: UnsafeMutablePointer<UInt8>
   public private(set) var count = 0
-  private var capacity: Int
+  private(set) var capacity: Int
 
   public init(capacity: Int = 1 << 16) {
     self.capacity = max(capacity, 256)
@@ -86,22 +86,100 @@ public final class JSONBuffer {
     byte(0x22)
   }
 
+  /// Writes `b[r]` exactly as `string(b.text(r))` would, without building the String when the
+  /// bytes are printable ASCII other than `"` and `\\` (nearly every byte of a kernel log): those
+  /// are copied as they are. Anything else (control bytes, escapes, UTF-8 that must be checked)
+  /// takes the String path, so the two can never differ.
+  func text(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) {
+    let lo = max(0, r.lowerBound)
+    let hi = min(b.count, r.upperBound)
+    guard lo < hi, let p = b.baseAddress.map({ $0 + lo }) else {
+      raw("\"\"")
+      return
+    }
+    let n = hi - lo
+    guard Self.isPlain(p, n) else {
+      string(b.text(lo..<hi))
+      return
+    }
+    reserve(n + 2)
+    base[count] = 0x22
+    memcpy(base + count + 1, p, n)
+    base[count + n + 1] = 0x22
+    count += n + 2
+  }
+
+  /// True when every byte is in 0x20...0x7E and none is `"` or `\\`: eight bytes per step with
+  /// the exact zero/less-than word tests (a false answer only sends the bytes the slow way).
+  @inline(__always) static func isPlain(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highs: UInt64 = 0x8080_8080_8080_8080
+    @inline(__always) func hasZero(_ v: UInt64) -> Bool { (v &- ones) & ~v & highs != 0 }
+    @inline(__always) func bad(_ w: UInt64) -> Bool {
+      // A byte < 0x20, a byte > 0x7E (0x7F is dropped by `text`, ≥ 0x80 is UTF-8), `"`, `\\`.
+      (w &- ones &* 0x20) & ~w & highs != 0 || ((w &+ ones) | w) & highs != 0
+        || hasZero(w ^ (ones &* 0x22)) || hasZero(w ^ (ones &* 0x5C))
+    }
+    var i = 0
+    let raw = UnsafeRawPointer(p)
+    while i + 8 <= n {
+      if bad(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) { return false }
+      i += 8
+    }
+    if i < n {
+      // The last 1-7 bytes: the final 8 again when there are that many (overlapping), else
+      // assembled in a register padded with spaces (a memcpy to the stack and a reload stalled
+      // store forwarding: a third of this function's time).
+      if n >= 8 { return !bad(raw.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)) }
+      var w: UInt64 = ones &* 0x20
+      var k = n - 1
+      while k >= 0 {
+        w = w << 8 | UInt64(p[k])
+        k -= 1
+      }
+      if bad(w) { return false }
+    }
+    return true
+  }
+
+  /// Appends bytes already encoded by another `JSONBuffer` (pre-encoded parts of an event).
+  func append(_ other: JSONBuffer) {
+    other.withBytes { if let b = $0.baseAddress { append(b, $0.count) } }
+  }
+
   func uint(_ v: UInt64) {
-    // 20 digits at most; write backwards into a small stack buffer.
+    // 20 digits at most: count them, then write backwards in place, two per division.
     reserve(20)
-    var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)
-    withUnsafeMutableBytes(of: &tmp) { t in
-      var v = v
-      var n = 0
-      repeat {
-        t[23 - n] = UInt8(truncatingIfNeeded: v % 10) &+ 0x30
-        v /= 10
-        n += 1
-      } while v > 0
-      memcpy(base + count, t.baseAddress! + 24 - n, n)
-      count += n
+    // Powers of ten by multiplication: a chain of divisions by 10 was this function's hot spot.
+    var digits = 1
+    var power: UInt64 = 10
+    while digits < 20, v >= power {
+      digits += 1
+      power = power &* 10
+    }
+    var v = v
+    var at = base + count + digits
+    count += digits
+    while v >= 100 {
+      let pair = Int(v % 100) &* 2
+      v /= 100
+      at -= 2
+      at[0] = Self.digitPairs.utf8Start[pair]
+      at[1] = Self.digitPairs.utf8Start[pair + 1]
+    }
+    if v >= 10 {
+      let pair = Int(v) &* 2
+      at -= 2
+      at[0] = Self.digitPairs.utf8Start[pair]
+      at[1] = Self.digitPairs.utf8Start[pair + 1]
+    } else {
+      at -= 1
+      at[0] = UInt8(truncatingIfNeeded: v) &+ 0x30
     }
   }
+
+  static let digitPairs: StaticString =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
 
   func int(_ v: Int) {
     if v < 0 {
@@ -137,16 +215,18 @@ public final class JSONBuffer {
     byte(0x5D)
   }
 
-  /// `{"key":…,"value":…}` pairs (vhost fields, registers).
-  func keyValue(_ k: String, _ v: String) {
+  /// `{"key":…,"value":…}` pairs (vhost fields).
+  func keyValue<K: JSONStringValue, V: JSONStringValue>(_ k: K, _ v: V) {
     var f = true
     byte(0x7B)
     key("key", first: &f)
-    string(k)
+    text(k)
     key("value", first: &f)
-    string(v)
+    text(v)
     byte(0x7D)
   }
+
+  @inline(__always) func text<S: JSONStringValue>(_ t: S) { t.write(to: self) }
 
   /// Writes `,"key":` (no comma before the first key); keys must be passed already sorted.
   @inline(__always) func key(_ k: StaticString, first: inout Bool) {
@@ -158,25 +238,62 @@ public final class JSONBuffer {
     first = false
     base[count] = 0x22
     count += 1
-    memcpy(base + count, k.utf8Start, k.utf8CodeUnitCount)
-    count += k.utf8CodeUnitCount
+    // Keys are short: a byte loop the compiler unrolls beats a call into memcpy.
+    let n = k.utf8CodeUnitCount
+    let src = k.utf8Start
+    for i in 0..<n { base[count + i] = src[i] }
+    count += n
     base[count] = 0x22
     base[count + 1] = 0x3A
     count += 2
   }
 }
 
+/// A text field: a String (events), a range of a line's bytes (`--jsonl` writing while it
+/// parses), or a buffer already holding an encoded JSON string. The writers are generic over
+/// it, so each form gets its own specialised copy (an enum cost a copy and a destroy per field).
+protocol JSONStringValue {
+  func write(to json: JSONBuffer)
+}
+
+extension String: JSONStringValue {
+  @inline(__always) func write(to json: JSONBuffer) { json.string(self) }
+}
+
+/// `line[range]`, written as `string(line.text(range))` would write it.
+struct LineText: JSONStringValue {
+  let line: UnsafeBufferPointer<UInt8>
+  let range: Range<Int>
+  init(_ line: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) {
+    self.line = line
+    self.range = range
+  }
+  @inline(__always) func write(to json: JSONBuffer) { json.text(line, range) }
+}
+
+/// A JSON string already encoded (with its quotes).
+struct EncodedString: JSONStringValue {
+  let json: JSONBuffer
+  @inline(__always) func write(to out: JSONBuffer) { out.append(json) }
+}
+
 extension JSONBuffer {
-  public func event(_ e: Event) {
+  public func event(_ e: Event) { event(e, frames: nil, registers: nil) }
+
+  /// `frames` / `registers`: a report's or task dump's lists, already encoded.
+  func event(_ e: Event, frames: JSONBuffer?, registers: JSONBuffer?) {
+    if case .ftrace(let r) = e {
+      ftraceEvent { ftrace(r) }
+      return
+    }
     var f = true
     byte(0x7B)
     switch e {
     case .blocker(let b):
       key("blocker", first: &f)
       blocker(b)
-    case .ftrace(let r):
-      key("ftrace", first: &f)
-      ftrace(r)
+    case .ftrace:
+      break  // written above
     case .heldLocks(let l):
       key("held_locks", first: &f)
       heldLocks(l)
@@ -191,14 +308,14 @@ extension JSONBuffer {
       key("kind", first: &f)
       raw("\"report\"")
       key("report", first: &f)
-      report(r)
+      report(r, frames: frames, registers: registers)
       byte(0x7D)
       return
     case .taskDump(let t):
       key("kind", first: &f)
       raw("\"task_dump\"")
       key("task_dump", first: &f)
-      taskDump(t)
+      taskDump(t, frames: frames)
       byte(0x7D)
       return
     }
@@ -210,15 +327,17 @@ extension JSONBuffer {
     byte(0x7D)
   }
 
-  func position(_ p: SourcePosition) {
+  func position(_ p: SourcePosition) { position(file: p.file, line: p.line, offset: p.offset) }
+
+  func position<S: JSONStringValue>(file: S, line: Int, offset: Int) {
     var f = true
     byte(0x7B)
     key("file", first: &f)
-    string(p.file)
+    text(file)
     key("line", first: &f)
-    int(p.line)
+    int(line)
     key("offset", first: &f)
-    int(p.offset)
+    int(offset)
     byte(0x7D)
   }
 
@@ -233,50 +352,87 @@ extension JSONBuffer {
   }
 
   func frame(_ fr: Frame) {
+    frame(
+      address: fr.address, context: fr.context, function: fr.function, isInline: fr.isInline,
+      isReliable: fr.isReliable, line: fr.line, module: fr.module, offset: fr.offset, size: fr.size,
+      source: fr.source)
+  }
+
+  /// A frame straight from the line it was parsed from: the same bytes as `frame(Frame(raw, …))`.
+  func frame(_ raw: RawFrame, in b: UnsafeBufferPointer<UInt8>, context: StackContext, line: Int) {
+    frame(
+      address: raw.address, context: context, function: raw.function.map { LineText(b, $0) }, isInline: raw.isInline,
+      isReliable: raw.isReliable, line: line, module: raw.module.map { LineText(b, $0) }, offset: raw.offset, size: raw.size,
+      source: raw.source.map { LineText(b, $0) })
+  }
+
+  @inline(__always)
+  private func frame<S: JSONStringValue>(
+    address: UInt64?, context: StackContext, function: S?, isInline: Bool, isReliable: Bool, line: Int,
+    module: S?, offset: UInt64?, size: UInt64?, source: S?
+  ) {
     var f = true
     byte(0x7B)
-    if let a = fr.address {
+    if let a = address {
       key("address", first: &f)
       uint(a)
     }
-    if fr.context != .task {
+    if context != .task {
       key("context", first: &f)
       byte(0x22)
-      var c = fr.context.rawValue
+      var c = context.rawValue
       c.withUTF8 { append($0.baseAddress!, $0.count) }
       byte(0x22)
     }
-    if let v = fr.function {
+    if let v = function {
       key("function", first: &f)
-      string(v)
+      text(v)
     }
-    if fr.isInline {
+    if isInline {
       key("is_inline", first: &f)
       raw("true")
     }
-    if !fr.isReliable {
+    if !isReliable {
       key("is_reliable", first: &f)
       raw("false")
     }
     key("line", first: &f)
-    int(fr.line)
-    if let v = fr.module {
+    int(line)
+    if let v = module {
       key("module", first: &f)
-      string(v)
+      text(v)
     }
-    if let v = fr.offset {
+    if let v = offset {
       key("offset", first: &f)
       uint(v)
     }
-    if let v = fr.size {
+    if let v = size {
       key("size", first: &f)
       uint(v)
     }
-    if let v = fr.source {
+    if let v = source {
       key("source", first: &f)
-      string(v)
+      text(v)
     }
     byte(0x7D)
+  }
+
+  /// `{"name":…,"value":…}`: one register of a dump.
+  func register<S: JSONStringValue>(name: S, value: S) {
+    var h = true
+    byte(0x7B)
+    key("name", first: &h)
+    text(name)
+    key("value", first: &h)
+    text(value)
+    byte(0x7D)
+  }
+
+  /// `[` + the elements another buffer holds + `]` (a list encoded while it was parsed).
+  func preEncodedArray(_ elements: JSONBuffer) {
+    byte(0x5B)
+    append(elements)
+    byte(0x5D)
   }
 
   func frames(_ list: [Frame]) {
@@ -352,44 +508,85 @@ extension JSONBuffer {
   }
 
   func ftrace(_ r: FtraceRecord) {
+    ftraceHead(
+      comm: r.comm, cpu: r.cpu, event: r.event, flags: r.flags, message: r.message, pid: r.pid,
+      position: { position(r.position) })
+    if let s = r.stack {
+      ftraceStackKey()
+      array(s) { string($0) }
+    }
+    ftraceTimestamp(r.timestamp)
+    if let v = r.vhostLock {
+      vhostLock {
+        for (i, fl) in v.fields.enumerated() {
+          if i > 0 { byte(0x2C) }
+          keyValue(fl.key, fl.value)
+        }
+        return (v.lock, v.operation)
+      }
+    }
+    byte(0x7D)
+  }
+
+  // An ftrace record in parts, so `--jsonl` can write the parts it knows as soon as it parses
+  // the line and add the ` => func` stack lines that may follow: `{` + head, then optionally
+  // `,"stack":[…]`, then the timestamp, the vhost_lock object and `}`.
+  func ftraceHead<S: JSONStringValue>(comm: S, cpu: Int, event: S, flags: S?, message: S, pid: Int, position: () -> Void) {
     var f = true
     byte(0x7B)
     key("comm", first: &f)
-    string(r.comm)
+    text(comm)
     key("cpu", first: &f)
-    int(r.cpu)
+    int(cpu)
     key("event", first: &f)
-    string(r.event)
-    if let fl = r.flags {
+    text(event)
+    if let fl = flags {
       key("flags", first: &f)
-      string(fl)
+      text(fl)
     }
     key("message", first: &f)
-    string(r.message)
+    text(message)
     key("pid", first: &f)
-    int(r.pid)
+    int(pid)
     key("position", first: &f)
-    position(r.position)
-    if let s = r.stack {
-      key("stack", first: &f)
-      array(s) { string($0) }
-    }
+    position()
+  }
+
+  /// `{"ftrace":` + the record `body` writes + `,"kind":"ftrace"}`.
+  func ftraceEvent(_ body: () -> Void) {
+    raw("{\"ftrace\":")
+    body()
+    raw(",\"kind\":\"ftrace\"}")
+  }
+
+  func ftraceStackKey() {
+    var f = false
+    key("stack", first: &f)
+  }
+
+  func ftraceTimestamp(_ t: Double) {
+    var f = false
     key("timestamp", first: &f)
-    double(r.timestamp)
-    if let v = r.vhostLock {
-      key("vhost_lock", first: &f)
-      var g = true
-      byte(0x7B)
-      key("fields", first: &g)
-      array(v.fields) { keyValue($0.key, $0.value) }
-      if let l = v.lock {
-        key("lock", first: &g)
-        string(l)
-      }
-      key("operation", first: &g)
-      string(v.operation)
-      byte(0x7D)
+    double(t)
+  }
+
+  /// `,"vhost_lock":{"fields":[…],"lock":…,"operation":…}`; `fields` writes the entries and
+  /// returns the lock name and operation (found while scanning the message for the fields).
+  func vhostLock<S: JSONStringValue>(_ fields: () -> (lock: S?, operation: S)) {
+    var f = false
+    key("vhost_lock", first: &f)
+    var g = true
+    byte(0x7B)
+    key("fields", first: &g)
+    byte(0x5B)
+    let (lock, operation) = fields()
+    byte(0x5D)
+    if let l = lock {
+      key("lock", first: &g)
+      text(l)
     }
+    key("operation", first: &g)
+    text(operation)
     byte(0x7D)
   }
 
@@ -449,13 +646,13 @@ extension JSONBuffer {
     byte(0x7D)
   }
 
-  func taskDump(_ d: TaskDump) {
+  func taskDump(_ d: TaskDump, frames encoded: JSONBuffer? = nil) {
     var f = true
     byte(0x7B)
     key("end_line", first: &f)
     int(d.endLine)
     key("frames", first: &f)
-    frames(d.frames)
+    if let encoded { preEncodedArray(encoded) } else { frames(d.frames) }
     key("info", first: &f)
     taskInfo(d.info)
     key("position", first: &f)
@@ -467,7 +664,9 @@ extension JSONBuffer {
     byte(0x7D)
   }
 
-  func report(_ r: CrashReport) {
+  /// `frames` / `registers`, when given, hold the report's lists already encoded (`--jsonl`
+  /// writes them while parsing; `r.frames` / `r.registers` are then empty).
+  func report(_ r: CrashReport, frames encodedFrames: JSONBuffer? = nil, registers encodedRegisters: JSONBuffer? = nil) {
     var f = true
     byte(0x7B)
     if let v = r.code {
@@ -485,7 +684,7 @@ extension JSONBuffer {
       string(v)
     }
     key("frames", first: &f)
-    frames(r.frames)
+    if let encodedFrames { preEncodedArray(encodedFrames) } else { frames(r.frames) }
     key("headline", first: &f)
     string(r.headline)
     if let h = r.hungTask {
@@ -572,14 +771,10 @@ extension JSONBuffer {
     }
     byte(0x7D)
     key("registers", first: &f)
-    array(r.registers) { x in
-      var h = true
-      byte(0x7B)
-      key("name", first: &h)
-      string(x.name)
-      key("value", first: &h)
-      string(x.value)
-      byte(0x7D)
+    if let encodedRegisters {
+      preEncodedArray(encodedRegisters)
+    } else {
+      array(r.registers) { register(name: $0.name, value: $0.value) }
     }
     if let ip = r.rip {
       key("rip", first: &f)

@@ -12,6 +12,12 @@ public enum FrameParser {
   public static func parse(
     _ b: UnsafeBufferPointer<UInt8>, line: Int = 0, context: StackContext = .task
   ) -> Frame? {
+    parseRaw(b).map { Frame($0, in: b, context: context, line: line) }
+  }
+
+  /// Parses `body` into ranges and numbers, decoding no text: `--jsonl` writes frames straight
+  /// from these (JSONBuffer.frame(_:in:context:line:)), everything else builds a `Frame`.
+  static func parseRaw(_ b: UnsafeBufferPointer<UInt8>) -> RawFrame? {
     let n = b.count
     var i = b.skipSpaces(0)
     guard i < n else { return nil }
@@ -51,11 +57,11 @@ public enum FrameParser {
     if symEnd == symStart {
       // A bare raw address frame: `[<ffffffff81234567>] 0xffffffff81234567` or nothing after.
       guard let address else { return nil }
-      return Frame(function: nil, address: address, isReliable: reliable, context: context, line: line)
+      return RawFrame(address: address, isReliable: reliable)
     }
     // `[<addr>] 0xaddr`: the kernel could not name the address.
     if address != nil, symEnd - symStart > 2, b[symStart] == 0x30, b[symStart + 1] | 0x20 == 0x78 {
-      return Frame(function: nil, address: address, isReliable: reliable, context: context, line: line)
+      return RawFrame(address: address, isReliable: reliable)
     }
     // The symbol must start like a C/Rust identifier, not a number or a dot.
     let first = b[symStart]
@@ -72,8 +78,8 @@ public enum FrameParser {
       }
     }
     if parenthesized, i < n, b[i] == 0x29 { i += 1 }
-    var module: String?
-    var source: String?
+    var module: Range<Int>?
+    var source: Range<Int>?
     var isInline = false
     // Trailing pieces, in any order: [mod] / [mod buildid], file:line, [inline], (T), (file:line ...).
     while true {
@@ -87,7 +93,7 @@ public enum FrameParser {
           var e = i + 1
           while e < close, b[e] != 0x20 { e += 1 }
           guard e > i + 1 else { break }
-          module = b.text(i + 1..<e)
+          module = i + 1..<e
         }
         i = close + 1
         continue
@@ -99,7 +105,7 @@ public enum FrameParser {
         if close - i > 3, source == nil, let c = b.find(byte: 0x3A, from: i + 1, to: close),
           c + 1 < close, Bytes.isDigit(b[c + 1])
         {
-          source = b.text(i + 1..<close)
+          source = i + 1..<close
         }
         i = close + 1
         continue
@@ -108,7 +114,7 @@ public enum FrameParser {
       var e = i
       while e < n, b[e] != 0x20 { e += 1 }
       if let colon = b.find(byte: 0x3A, from: i, to: e), colon + 1 < e, Bytes.isDigit(b[colon + 1]) {
-        if source == nil { source = b.text(i..<e) }
+        if source == nil { source = i..<e }
         i = e
         continue
       }
@@ -119,10 +125,14 @@ public enum FrameParser {
     // Without an offset a frame needs a symbolizer's source position or a raw address.
     if offset == nil && address == nil && source == nil { return nil }
     if isInline && source == nil { return nil }
-    let function = b.text(symStart..<symEnd)
-    return Frame(
-      function: function, offset: offset, size: size, module: module, address: address,
-      isReliable: reliable, isInline: isInline, source: source, context: context, line: line)
+    var raw = RawFrame(address: address, isReliable: reliable)
+    raw.function = symStart..<symEnd
+    raw.offset = offset
+    raw.size = size
+    raw.module = module
+    raw.source = source
+    raw.isInline = isInline
+    return raw
   }
 
   /// Parses a frame from text (tests, cold paths).
@@ -167,5 +177,32 @@ public enum FrameParser {
       f = Frame(function: nil, address: v, line: line)
     }
     return InstructionPointer(segment: segment, frame: f)
+  }
+}
+
+/// A frame line's parts as ranges of the line's bytes (see `FrameParser.parseRaw`).
+struct RawFrame {
+  var function: Range<Int>?
+  var offset: UInt64?
+  var size: UInt64?
+  var module: Range<Int>?
+  var address: UInt64?
+  var isReliable: Bool
+  var isInline = false
+  var source: Range<Int>?
+
+  init(address: UInt64?, isReliable: Bool) {
+    self.address = address
+    self.isReliable = isReliable
+  }
+}
+
+extension Frame {
+  /// Decodes the text parts of `raw` from the line `b` it was parsed from.
+  init(_ raw: RawFrame, in b: UnsafeBufferPointer<UInt8>, context: StackContext, line: Int) {
+    self.init(
+      function: raw.function.map { b.text($0) }, offset: raw.offset, size: raw.size, module: raw.module.map { b.text($0) },
+      address: raw.address, isReliable: raw.isReliable, isInline: raw.isInline, source: raw.source.map { b.text($0) },
+      context: context, line: line)
   }
 }

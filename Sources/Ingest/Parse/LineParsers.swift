@@ -28,10 +28,14 @@ enum LineParsers {
 
   /// `comm<sep>pid` where comm may itself contain the separator.
   static func splitTask(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, separator: UInt8) -> TaskRef? {
+    splitTaskRange(b, start, end, separator: separator).map { TaskRef(comm: b.text($0.comm), pid: $0.pid) }
+  }
+
+  static func splitTaskRange(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, separator: UInt8) -> (comm: Range<Int>, pid: Int)? {
     var k = end - 1
     while k > start, Bytes.isDigit(b[k]) { k -= 1 }
     guard k > start, k < end - 1, b[k] == separator, let (pid, _) = b.decimal(at: k + 1) else { return nil }
-    return TaskRef(comm: b.text(start..<k), pid: pid)
+    return (start..<k, pid)
   }
 
   /// A held-lock entry ` #0: ffff888054cc68e8 (&vtsk->exit_mutex){+.+.}-{4:4}, at: site`.
@@ -157,6 +161,13 @@ enum LineParsers {
   /// Register dump lines: `RSP: 0018:ffffc900 EFLAGS: 00000246` / `RAX: ... RBX: ... RCX: ...`
   /// (arch/x86/kernel/process_64.c `__show_regs()`).
   static func registers(_ b: UnsafeBufferPointer<UInt8>, into regs: inout [Register]) -> Bool {
+    forEachRegister(b) { regs.append(Register(name: b.text($0), value: b.text($1))) }
+  }
+
+  /// Calls `each` with the name and value ranges of every register on the line, in order;
+  /// returns false when the line holds none.
+  @inline(__always)
+  static func forEachRegister(_ b: UnsafeBufferPointer<UInt8>, _ each: (Range<Int>, Range<Int>) -> Void) -> Bool {
     // Cheap shape check: 2-6 upper-case letters/digits then ':' then ' ' and a hex digit.
     var i = 0
     var any = false
@@ -165,12 +176,12 @@ enum LineParsers {
       let ns = i
       while i < b.count, (b[i] &- 0x41 < 26) || Bytes.isDigit(b[i]) { i += 1 }
       guard i - ns >= 2, i - ns <= 6, i + 1 < b.count, b[i] == 0x3A else { return any }
-      let name = b.text(ns..<i)
+      let name = ns..<i
       i = b.skipSpaces(i + 1)
       let vs = i
       while i < b.count, b[i] != 0x20 { i += 1 }
       guard i > vs, Bytes.isHex(b[vs]) else { return any }
-      regs.append(Register(name: name, value: b.text(vs..<i)))
+      each(name, vs..<i)
       any = true
     }
     return any
@@ -187,13 +198,36 @@ enum LineParsers {
   /// `vhost-12-104       1..... 2123127us : lockhog_lock: vhost_lock: wait ...`, or the default
   /// format `   <idle>-0       [001] d.h1.  1234.567890: func: msg`.
   static func ftraceLine(_ b: UnsafeBufferPointer<UInt8>, position: SourcePosition) -> FtraceRecord? {
+    guard let r = ftraceRaw(b) else { return nil }
+    var rec = FtraceRecord(
+      comm: b.text(r.comm), pid: r.pid, cpu: r.cpu, flags: r.flags.map { b.text($0) }, timestamp: r.timestamp,
+      event: b.text(r.event), message: b.text(r.message), position: position)
+    if let v = r.vhost { rec.vhostLock = vhostLock(UnsafeBufferPointer(rebasing: b[v...])) }
+    return rec
+  }
+
+  /// An ftrace line's parts as ranges of `b` (see `ftraceLine`); `vhost` is where the message
+  /// after `vhost_lock: ` starts, when it has one.
+  struct RawFtraceLine {
+    var comm: Range<Int>
+    var pid: Int
+    var cpu = 0
+    var flags: Range<Int>?
+    var timestamp = 0.0
+    var event = 0..<0
+    var message = 0..<0
+    var vhost: Int?
+  }
+
+  static func ftraceRaw(_ b: UnsafeBufferPointer<UInt8>) -> RawFtraceLine? {
     var i = b.skipSpaces(0)
     let ts = i
     while i < b.count, b[i] != 0x20 { i += 1 }
-    guard i < b.count, let task = splitTask(b, ts, i, separator: 0x2D) else { return nil }
+    guard i < b.count, let task = splitTaskRange(b, ts, i, separator: 0x2D) else { return nil }
+    var r = RawFtraceLine(comm: task.comm, pid: task.pid)
     i = b.skipSpaces(i)
     var cpu = 0
-    var flags: String?
+    var flags: Range<Int>?
     var timestamp = 0.0
     if i < b.count, b[i] == 0x5B {
       // Default format: [cpu] flags timestamp:
@@ -202,7 +236,7 @@ enum LineParsers {
       i = b.skipSpaces(e + 1)
       let fs = i
       while i < b.count, b[i] != 0x20 { i += 1 }
-      flags = b.text(fs..<i)
+      flags = fs..<i
       i = b.skipSpaces(i)
       guard let (sec, dot) = b.decimal(at: i), dot < b.count, b[dot] == 0x2E,
         let (frac, fe) = b.decimal(at: dot + 1)
@@ -219,7 +253,7 @@ enum LineParsers {
       cpu = c
       var fe = e
       while fe < b.count, b[fe] != 0x20 { fe += 1 }
-      if fe > e { flags = b.text(e..<fe) }
+      if fe > e { flags = e..<fe }
       i = b.skipSpaces(fe)
       guard let (us, ue) = b.decimal(at: i), b.has("us", at: ue) else { return nil }
       timestamp = Double(us) / 1_000_000
@@ -233,24 +267,20 @@ enum LineParsers {
     // Event/caller name up to ": " (trace_printk prints the caller symbol, optionally with
     // `<addr>` under sym-addr).
     let es = i
+    r.cpu = cpu
+    r.flags = flags
+    r.timestamp = timestamp
     guard let colon = b.find(": ", from: i) else {
       // `<stack trace>` and similar records have no message.
-      let name = b.text(es..<b.count)
-      return FtraceRecord(
-        comm: task.comm, pid: task.pid, cpu: cpu, flags: flags, timestamp: timestamp, event: name,
-        message: "", position: position)
+      r.event = es..<b.count
+      return r
     }
     var ee = colon
     if let sp = b.find(" <", from: es), sp < colon { ee = sp }
-    let event = b.text(es..<ee)
-    let message = b.text(colon + 2..<b.count)
-    var rec = FtraceRecord(
-      comm: task.comm, pid: task.pid, cpu: cpu, flags: flags, timestamp: timestamp, event: event,
-      message: message, position: position)
-    if let v = UnsafeBufferPointer(rebasing: b[(colon + 2)...]).find("vhost_lock: ") {
-      rec.vhostLock = vhostLock(UnsafeBufferPointer(rebasing: b[(colon + 2 + v + 12)...]))
-    }
-    return rec
+    r.event = es..<ee
+    r.message = colon + 2..<b.count
+    if let v = UnsafeBufferPointer(rebasing: b[(colon + 2)...]).find("vhost_lock: ") { r.vhost = colon + 2 + v + 12 }
+    return r
   }
 
   /// The event/caller name range of an ftrace line, with the same shape checks as `ftraceLine`
@@ -288,9 +318,17 @@ enum LineParsers {
   /// `vhost_lock: <op> <lock> key=value ...` message body (after `vhost_lock: `). Tokens with `=`
   /// are fields; the first bare token is the operation, the second the lock name.
   static func vhostLock(_ b: UnsafeBufferPointer<UInt8>) -> VhostLockOp {
-    var op: String?
-    var lock: String?
     var fields: [VhostField] = []
+    let (op, lock) = vhostTokens(b) { fields.append(VhostField(key: b.text($0), value: b.text($1))) }
+    return VhostLockOp(operation: op.map { b.text($0) } ?? "", lock: lock.map { b.text($0) }, fields: fields)
+  }
+
+  /// Splits a `vhost_lock:` message into its `key=value` fields (passed to `field` in order)
+  /// and returns the first two bare words: the operation and the lock name.
+  @inline(__always)
+  static func vhostTokens(_ b: UnsafeBufferPointer<UInt8>, field: (Range<Int>, Range<Int>) -> Void) -> (op: Range<Int>?, lock: Range<Int>?) {
+    var op: Range<Int>?
+    var lock: Range<Int>?
     var i = 0
     while i < b.count {
       i = b.skipSpaces(i)
@@ -299,13 +337,13 @@ enum LineParsers {
       guard i > s else { break }
       // A token starting with `=` has no key: treat it as a bare word (fuzz finding).
       if let eq = b.find(byte: 0x3D, from: s, to: i), eq > s {
-        fields.append(VhostField(key: b.text(s..<eq), value: b.text(eq + 1..<i)))
+        field(s..<eq, eq + 1..<i)
       } else if op == nil {
-        op = b.text(s..<i)
+        op = s..<i
       } else if lock == nil {
-        lock = b.text(s..<i)
+        lock = s..<i
       }
     }
-    return VhostLockOp(operation: op ?? "", lock: lock, fields: fields)
+    return (op, lock)
   }
 }

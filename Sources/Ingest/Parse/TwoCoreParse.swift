@@ -29,6 +29,9 @@ public final class TwoCoreParse: @unchecked Sendable {
     public let line: Int
     let eventCount: Int
     let counts: EventParser.Counts
+    /// The tail's JSON Lines output offset (`EventParser.jsonLines`) after the line: its
+    /// output from there on continues the head's.
+    public let outputOffset: Int
   }
 
   /// Lines the tail reads while recording sync points.
@@ -59,7 +62,8 @@ public final class TwoCoreParse: @unchecked Sendable {
     return file.withBytes { buf -> Int? in
       // A little past the middle: the head also starts the process, loads the title rules and
       // decodes and titles the reports a summary keeps (measured best at 0.55 on the bench log).
-      guard let nl = buf.find(byte: 0x0A, from: max(0, target ?? buf.count / 20 * 11)), nl + 1 < buf.count else { return nil }
+      let percent = getenv("REPRO_ANALYZE_SPLIT_PERCENT").flatMap { Int(String(cString: $0)) }.map { min(max($0, 1), 99) } ?? 55
+      guard let nl = buf.find(byte: 0x0A, from: max(0, target ?? buf.count / 100 * percent)), nl + 1 < buf.count else { return nil }
       return nl + 1
     }
   }
@@ -102,7 +106,7 @@ public final class TwoCoreParse: @unchecked Sendable {
       tail.consume(line)
       if inEarly {
         if tail.isQuiescent {
-          syncPoints.append(SyncPoint(line: line.number, eventCount: early.count, counts: tail.counts))
+          syncPoints.append(SyncPoint(line: line.number, eventCount: early.count, counts: tail.counts, outputOffset: tail.jsonLines?.offset ?? 0))
         }
         if line.number - firstLine >= Self.syncWindow {
           inEarly = false
@@ -186,18 +190,20 @@ extension TwoCoreParse {
   /// a large mapped file. `eligible` is asked when the head reaches the middle (e.g. a summary
   /// splits only once the head has switched to count-only, as the tail runs that way).
   /// `makeTail` builds the tail's parser around the sink it is given; events the tail emits
-  /// after its sync window reach `tailSink` on the tail's thread. Returns true when the tail's
-  /// work was used: the caller then appends what its `tailSink` gathered after the head's
-  /// output. `head` is finished either way.
+  /// after its sync window reach `tailSink` on the tail's thread. Returns the sync point where
+  /// the head stopped when the tail's work was used (nil when one parser read it all): the
+  /// caller then appends what its `tailSink` gathered after the head's output, and in JSON
+  /// Lines mode the tail's output from the point's `outputOffset`. `head` is finished either way.
+  @discardableResult
   public static func read(
     _ source: LogSource, head: EventParser, split allowed: Bool = true, progress: ((Int) -> Void)? = nil,
     eligible: () -> Bool, tailSink: @escaping (Event) -> Void,
     makeTail: (@escaping (Event) -> Void) -> EventParser, minimumBytes: Int = minimumBytes, splitNear: Int? = nil
-  ) throws -> Bool {
+  ) throws -> SyncPoint? {
     guard allowed, let split = splitPoint(source, near: splitNear, minimumBytes: minimumBytes), let end = source.byteCount else {
       try source.forEachLine(progress: progress) { head.consume($0) }
       head.finish()
-      return false
+      return nil
     }
     let two = TwoCoreParse(source: source, splitOffset: split, tailSink: tailSink, makeTail: makeTail)
     two.start()
@@ -227,13 +233,13 @@ extension TwoCoreParse {
         return true
       }
       head.finish()
-      return false
+      return nil
     }
     head.finish()
     // The tail's events from after the point up to the end of its window continue the head's.
     for e in try two.join(head: head, at: found) { head.emit(e) }
     progress?(end)
-    return true
+    return found
   }
 }
 

@@ -12,8 +12,13 @@ enum Bytes {
   @inlinable static func hexValue(_ c: UInt8) -> UInt64 {
     c &- 0x30 < 10 ? UInt64(c &- 0x30) : UInt64((c | 0x20) &- 0x61 &+ 10)
   }
+  /// Letters, digits, `_`, `.`, `$`: one bit test in a 128-bit set (the chain of range
+  /// compares was half the frame parser's time).
   @inlinable static func isIdent(_ c: UInt8) -> Bool {
-    (c | 0x20) &- 0x61 < 26 || c &- 0x30 < 10 || c == 0x5F || c == 0x2E || c == 0x24
+    // Bits 36 `$`, 46 `.`, 48-57 digits; 65-90 upper case, 95 `_`, 97-122 lower case.
+    let low: UInt64 = 0x03FF_4010_0000_0000
+    let high: UInt64 = 0x07FF_FFFE_87FF_FFFE
+    return c < 128 && ((c < 64 ? low : high) >> UInt64(c & 63)) & 1 != 0
   }
   @inlinable static func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 }
 }

@@ -66,50 +66,70 @@ struct AnalyzeCommand: ParsableCommand {
     }
   }
 
-  /// What the second core's parser produced after its sync window (see TwoCoreParse): a summary
-  /// of its own and, with --jsonl, its JSON Lines in an unlinked temporary file (memory stays
-  /// flat). Touched only by the tail's thread until the head joins it.
+  /// What the second core's parser produced (see TwoCoreParse): a summary of its own and, with
+  /// --jsonl, its JSON Lines in an unlinked temporary file (memory stays flat). Touched only by
+  /// the tail's thread until the head joins it.
   final class TailOutput {
     var summary = LogSummary()
-    let jsonl: Bool
-    private let json = JSONBuffer()
-    private var spool: UnsafeMutablePointer<FILE>?
+    /// The tail parser's JSON Lines output (--jsonl), written to `spool`.
+    let jsonLines: JSONLinesOutput?
+    private let spool = Spool()
+
+    /// An unlinked temporary file in $TMPDIR (or /tmp), created on the first write. A failure
+    /// is kept and reported by `copySpool`: output is never dropped silently.
+    final class Spool {
+      var file: UnsafeMutablePointer<FILE>?
+      var failure: String?
+      /// Creates the file; false (with `failure` set) when that is impossible.
+      func open() -> Bool {
+        let dir = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        var template = Array("\(dir)/repro-analyze-jsonl.XXXXXX".utf8CString)
+        let fd = mkstemp(&template)
+        if fd >= 0 {
+          unlink(template)
+          file = fdopen(fd, "w+")
+        }
+        if file == nil { failure = "cannot create a temporary file in \(dir): \(String(cString: strerror(errno)))" }
+        return file != nil
+      }
+
+      func write(_ b: UnsafeBufferPointer<UInt8>) {
+        if file == nil, failure == nil { _ = open() }
+        if let file, let base = b.baseAddress, fwrite(base, 1, b.count, file) != b.count, failure == nil {
+          failure = "cannot write the temporary JSON Lines spool: \(String(cString: strerror(errno)))"
+        }
+      }
+      deinit { if let file { fclose(file) } }
+    }
 
     init(path: String, jsonl: Bool) {
-      self.jsonl = jsonl
       summary.beginFile(path)
+      jsonLines = jsonl ? JSONLinesOutput { [spool] in spool.write($0) } : nil
     }
 
-    deinit { if let spool { fclose(spool) } }
+    func add(_ e: Event) { summary.add(e) }
 
-    func add(_ e: Event) {
-      summary.add(e)
-      guard jsonl else { return }
-      json.event(e)
-      json.byte(0x0A)
-      if json.count > 1 << 16 { flushJSON() }
-    }
+    /// Whether the second core can be used: with --jsonl its output needs the spool file (when
+    /// none can be created, one core reads everything and nothing waits anywhere).
+    var canSplit: Bool { jsonLines == nil || spool.file != nil || spool.open() }
 
-    private func flushJSON() {
-      if spool == nil { spool = tmpfile() }
-      json.withBytes { b in
-        if let spool, let base = b.baseAddress { _ = fwrite(base, 1, b.count, spool) }
+    /// Copies the spooled output from byte `offset` (the sync point's) to the end.
+    func copySpool(to out: StdoutWriter, from offset: Int) throws {
+      jsonLines?.flush()
+      let hint = "\n  hint: set TMPDIR to a directory with free space (the second core's output waits there)"
+      if let failure = spool.failure { throw CLIError(failure + hint) }
+      guard let file = spool.file else { return }
+      guard fflush(file) == 0, ferror(file) == 0, fseeko(file, off_t(offset), SEEK_SET) == 0 else {
+        throw CLIError("cannot write the temporary JSON Lines spool: \(String(cString: strerror(errno)))" + hint)
       }
-      json.reset()
-    }
-
-    func copySpool(to out: StdoutWriter) throws {
-      flushJSON()
-      guard let spool else { return }
-      guard fflush(spool) == 0, ferror(spool) == 0 else { throw CLIError("cannot write the temporary JSON Lines spool: \(String(cString: strerror(errno)))") }
-      rewind(spool)
       let buf = UnsafeMutablePointer<UInt8>.allocate(capacity: 1 << 20)
       defer { buf.deallocate() }
       while true {
-        let n = fread(buf, 1, 1 << 20, spool)
+        let n = fread(buf, 1, 1 << 20, file)
         if n == 0 { break }
         out.write(UnsafeBufferPointer(start: buf, count: n))
       }
+      guard ferror(file) == 0 else { throw CLIError("cannot read the temporary JSON Lines spool: \(String(cString: strerror(errno)))") }
     }
   }
 
@@ -117,7 +137,8 @@ struct AnalyzeCommand: ParsableCommand {
     if try AnalyzeBatch.runIfRequested(arguments: files, options: batchOptions, output: output, rulesDirectory: rulesOptions.rules, failOn: failOn) { return }
     let rulesDir = runOrFail { try RulesDirectory.locate(explicit: rulesOptions.rules) }
     let rules = runOrFail { try IngestRules.shared(directory: rulesDir) }
-    let titler = runOrFail { try Titler(rulesDirectory: rulesDir) }
+    // The title rules (hundreds of JIT-compiled patterns) only serve the summary and HTML.
+    let titler = output.jsonl ? nil : runOrFail { try Titler(rulesDirectory: rulesDir) }
     let inputs = runOrFail { try InputList.expand(files) }
     var summary = LogSummary()
     // Everything the HTML report needs (only collected with --html).
@@ -125,7 +146,6 @@ struct AnalyzeCommand: ParsableCommand {
     var titlesByPosition: [SourcePosition: String] = [:]
     let wantsHTML = html != nil
     let out = StdoutWriter()
-    let json = JSONBuffer()
     for path in inputs {
       let source = runOrFail { try LogSource.open(path) }
       summary.beginFile(path)
@@ -139,21 +159,17 @@ struct AnalyzeCommand: ParsableCommand {
         if wantsHTML { allEvents.append(event) }
         pendingTitle = nil
         // Once the summary holds all the reports it will show, later ones are only counted.
-        if !streaming, summary.isFull { parserRef?.isDetailed = false }
-        if streaming {
-          json.event(event)
-          json.byte(0x0A)
-          if json.count > 1 << 16 {
-            json.withBytes { out.write($0) }
-            json.reset()
-          }
-        }
+        if summary.isFull { parserRef?.isDetailed = false }
       }
       parserRef = parser
+      // --jsonl: the parser writes every event itself, as it parses (reports are counted for
+      // --fail-on in `countedReports`).
+      let jsonLines = streaming ? JSONLinesOutput { out.write($0) } : nil
+      parser.jsonLines = jsonLines
       if !streaming {
         // Title the reports the summary keeps, from their own lines (syzbot-compatible titles).
         parser.onReportText = { report, text in
-          pendingTitle = summary.reports.count < summary.maxReports || wantsHTML ? titler.reports(in: text).first : nil
+          pendingTitle = summary.reports.count < summary.maxReports || wantsHTML ? titler?.reports(in: text).first : nil
           if wantsHTML, let t = pendingTitle?.title { titlesByPosition[report.position] = t }
         }
       }
@@ -162,16 +178,18 @@ struct AnalyzeCommand: ParsableCommand {
       // spool file, both appended after the head's.
       let tail = TailOutput(path: path, jsonl: streaming)
       let started = MonotonicClock.seconds()
-      let usedTail = runOrFail {
+      let joined = runOrFail {
         try TwoCoreParse.read(
-          source, head: parser, split: !wantsHTML, progress: { bar.update($0) },
+          source, head: parser, split: !wantsHTML && tail.canSplit, progress: { bar.update($0) },
           eligible: { streaming || !parser.isDetailed }, tailSink: { tail.add($0) },
           makeTail: { sink in
             let p = EventParser(rules: rules, file: path, sink: sink)
             p.isDetailed = streaming
+            p.jsonLines = tail.jsonLines
             return p
           })
       }
+      let usedTail = joined != nil
       if timing {
         let seconds = MonotonicClock.seconds() - started
         let mib = Double(total) / 1_048_576
@@ -179,13 +197,10 @@ struct AnalyzeCommand: ParsableCommand {
           "analyze: \(path): " + String(format: "%.1f MiB in %.3f s (%.0f MiB/s)", mib, seconds, seconds > 0 ? mib / seconds : 0)
             + (usedTail ? ", two cores\n" : ", one core\n"))
       }
-      if usedTail {
+      jsonLines?.flush()
+      if let joined {
         summary.appendContinuation(tail.summary)
-        if streaming {
-          json.withBytes { out.write($0) }
-          json.reset()
-          runOrFail { try tail.copySpool(to: out) }
-        }
+        if streaming { runOrFail { try tail.copySpool(to: out, from: joined.outputOffset) } }
       }
       summary.addCounted(
         reports: parser.countedReports, lockLists: parser.countedLockLists, tracepoints: parser.countedTracepoints,
@@ -203,7 +218,7 @@ struct AnalyzeCommand: ParsableCommand {
       Terminal.writeStderr("repro-analyze: wrote \(html)\n")
     }
     if output.jsonl {
-      json.withBytes { out.write($0) }
+      // Written while parsing.
     } else if output.json {
       let enc = JSONEncoder()
       enc.outputFormatting = [.sortedKeys, .prettyPrinted]

@@ -1,0 +1,30 @@
+/// Where an `EventParser` in JSON Lines mode writes (`analyze --jsonl`): one JSON object per
+/// event and line, gathered in a buffer that is handed to `flush` whenever it passes 64 KiB, so
+/// memory stays flat. `offset` counts every byte written so far (flushed or not): the second
+/// core's parser marks its sync points with it (see TwoCoreParse).
+public final class JSONLinesOutput {
+  public let buffer = JSONBuffer()
+  public private(set) var flushedBytes = 0
+  private let write: (UnsafeBufferPointer<UInt8>) -> Void
+
+  public init(flush write: @escaping (UnsafeBufferPointer<UInt8>) -> Void) {
+    self.write = write
+  }
+
+  /// Bytes of output so far, including those still buffered.
+  public var offset: Int { flushedBytes + buffer.count }
+
+  /// Ends the current line; flushes when the buffer is full enough.
+  @inline(__always) func endLine() {
+    buffer.byte(0x0A)
+    if buffer.count > 1 << 16 { flush() }
+  }
+
+  /// Hands everything buffered to `flush`.
+  public func flush() {
+    guard buffer.count > 0 else { return }
+    buffer.withBytes(write)
+    flushedBytes += buffer.count
+    buffer.reset()
+  }
+}
