@@ -1,6 +1,6 @@
 /// Where an `EventParser` in JSON Lines mode writes (`analyze --jsonl`): one JSON object per
-/// event and line, gathered in a buffer that is handed to `flush` whenever it passes 64 KiB, so
-/// memory stays flat. `offset` counts every byte written so far (flushed or not): the second
+/// event and line, gathered in a buffer that is handed to `flush` whenever it passes 1 MiB (fewer,
+/// larger writes), so memory stays flat. `offset` counts every byte written so far (flushed or not): the second
 /// core's parser marks its sync points with it (see TwoCoreParse).
 public final class JSONLinesOutput {
   public let buffer = JSONBuffer()
@@ -17,7 +17,7 @@ public final class JSONLinesOutput {
   /// Ends the current line; flushes when the buffer is full enough.
   @inline(__always) func endLine() {
     buffer.byte(0x0A)
-    if buffer.count > 1 << 16 { flush() }
+    if buffer.count > 1 << 20 { flush() }
   }
 
   /// Hands everything buffered to `flush`.
