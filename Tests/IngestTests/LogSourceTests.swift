@@ -80,6 +80,44 @@ import Testing
     #expect(e.description.contains("truncated") || e.description.contains("corrupt"))
   }
 
+  /// Compressed input is decoded on a second thread a few 1 MiB chunks ahead: over many chunks
+  /// (more than the prefetcher holds) the lines are the plain file's; corruption deep in the
+  /// stream still ends the read with the typed error at that point; and a reader that stops
+  /// early does not leave the decoder thread hanging.
+  @Test func prefetchedXZOverManyChunks() throws {
+    let plain = TwoCoreParseTests.bigLog
+    let xz = NSTemporaryDirectory() + "ra-\(UUID().uuidString).log.xz"
+    let cut = xz + ".cut.xz"
+    defer {
+      try? FileManager.default.removeItem(atPath: xz)
+      try? FileManager.default.removeItem(atPath: cut)
+    }
+    #expect(try runCommand(["-c", "xz -1 -c '\(plain)' > '\(xz)'"], executable: "/bin/sh").status == 0)
+    let a = try lines(LogSource.open(plain))
+    let b = try lines(LogSource.open(xz))
+    #expect(a.count > 20_000)
+    #expect(a.map(\.0) == b.map(\.0))
+    #expect(a.map(\.2) == b.map(\.2))
+
+    let size = try #require(try FileManager.default.attributesOfItem(atPath: xz)[.size] as? Int)
+    #expect(try runCommand(["-c", "head -c \(size * 3 / 4) '\(xz)' > '\(cut)'"], executable: "/bin/sh").status == 0)
+    var seen = 0
+    var caught: IngestError?
+    do { try LogSource.open(cut).forEachLine { _ in seen += 1 } } catch let e as IngestError { caught = e }
+    #expect(try #require(caught).description.contains(cut))
+    #expect(seen > 10_000 && seen < a.count)  // past the first 1 MiB chunks
+
+    struct Stop: Error {}
+    var read = 0
+    #expect(throws: Stop.self) {
+      try LogSource.open(xz).forEachLine { _ in
+        read += 1
+        if read == 10 { throw Stop() }
+      }
+    }
+    #expect(read == 10)
+  }
+
   @Test func directoriesAndMissingFilesAreClearErrors() {
     #expect(throws: IngestError.notAFile(path: "/tmp", what: "a directory")) { try LogSource.open("/tmp") }
     #expect(throws: IngestError.self) { try LogSource.open("/nonexistent/x.log") }

@@ -111,9 +111,22 @@ public final class LogSource {
     case .stream(let reader):
       try streamLines(read: { (p, c) throws(IngestError) in try reader.read(into: p, capacity: c) }, progress: progress, body)
     case .xz(let decoder):
-      try streamLines(read: { (p, c) throws(IngestError) in try decoder.read(into: p, capacity: c) }, progress: progress, body)
+      try decompressedLines(read: { (p, c) throws(IngestError) in try decoder.read(into: p, capacity: c) }, progress: progress, body)
     case .gzip(let decoder):
-      try streamLines(read: { (p, c) throws(IngestError) in try decoder.read(into: p, capacity: c) }, progress: progress, body)
+      try decompressedLines(read: { (p, c) throws(IngestError) in try decoder.read(into: p, capacity: c) }, progress: progress, body)
+    }
+  }
+
+  /// Compressed input: decoded on a second core ahead of the parse when there is one.
+  private func decompressedLines(
+    read: @escaping Prefetcher.Read, progress: ((Int) -> Void)?, _ body: (borrowing Line) throws -> Void
+  ) throws {
+    guard sysconf(Int32(_SC_NPROCESSORS_ONLN)) > 1, let ahead = Prefetcher.start(read) else {
+      try streamLines(read: read, progress: progress, body)
+      return
+    }
+    try withExtendedLifetime(ahead) {
+      try streamLines(read: { (p, c) throws(IngestError) in try ahead.read(into: p, capacity: c) }, progress: progress, body)
     }
   }
 
