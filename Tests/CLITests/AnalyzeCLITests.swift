@@ -116,4 +116,20 @@ import Testing
     #expect(html.contains("<svg"))
     #expect(html.contains("INFO: task hung in lockhog_sleep_forever_d"))
   }
+
+  /// `--jsonl` with `--html`: the same JSON Lines as `--jsonl` alone, and an HTML report built
+  /// from the events (the parser then hands events over instead of writing JSON itself).
+  @Test func jsonLinesWithHTMLReport() throws {
+    let out = NSTemporaryDirectory() + "ra-\(UUID().uuidString).html"
+    defer { try? FileManager.default.removeItem(atPath: out) }
+    let log = TestPaths.fixture("logs/lab/hung.log")
+    let plain = try runCommand(["analyze", "--jsonl", log])
+    let both = try runCommand(["analyze", "--jsonl", "--html", out, log])
+    #expect(plain.status == 0 && both.status == 0)
+    #expect(plain.stdout.contains("\"kind\":\"report\""))
+    #expect(both.stdout == plain.stdout)
+    let html = try String(contentsOfFile: out, encoding: .utf8)
+    #expect(html.contains("<svg"))
+    #expect(html.contains("lockhog_sleep_forever"))
+  }
 }

@@ -14,6 +14,15 @@ public final class JSONLinesOutput {
   /// Bytes of output so far, including those still buffered.
   public var offset: Int { flushedBytes + buffer.count }
 
+  /// Writes one event as a line (for callers that hold events as values).
+  public func write(_ event: Event) { write(event, frames: nil, registers: nil) }
+
+  /// `frames` / `registers`: a report's or task dump's lists, already encoded.
+  func write(_ event: Event, frames: JSONBuffer?, registers: JSONBuffer?) {
+    buffer.event(event, frames: frames, registers: registers)
+    endLine()
+  }
+
   /// Ends the current line; flushes when the buffer is full enough.
   @inline(__always) func endLine() {
     buffer.byte(0x0A)

@@ -80,8 +80,7 @@ public final class EventParser {
       sink(event)
       return
     }
-    out.buffer.event(event, frames: frames, registers: registers)
-    out.endLine()
+    out.write(event, frames: frames, registers: registers)
   }
 
   private func emitDump(_ d: TaskDumpState) {

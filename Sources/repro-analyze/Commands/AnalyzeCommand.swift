@@ -157,19 +157,22 @@ struct AnalyzeCommand: ParsableCommand {
       let bar = ProgressBar(total: total, label: path, enabled: Terminal.stderrIsTTY && total > 64 << 20 && !source.isCompressed)
       let streaming = output.jsonl
       var parserRef: EventParser?
+      var jsonLinesFromEvents: JSONLinesOutput?
       var pendingTitle: TitledReport?
       let parser = EventParser(rules: rules, file: path) { event in
         summary.add(event, title: pendingTitle)
         if wantsHTML { allEvents.append(event) }
         pendingTitle = nil
         // Once the summary holds all the reports it will show, later ones are only counted.
-        if summary.isFull { parserRef?.isDetailed = false }
+        if !streaming, summary.isFull { parserRef?.isDetailed = false }
+        jsonLinesFromEvents?.write(event)
       }
       parserRef = parser
       // --jsonl: the parser writes every event itself, as it parses (reports are counted for
-      // --fail-on in `countedReports`).
+      // --fail-on in `countedReports`). With --html the events are needed as values as well:
+      // the parser hands them over, and they are written here.
       let jsonLines = streaming ? JSONLinesOutput { out.write($0) } : nil
-      parser.jsonLines = jsonLines
+      if wantsHTML { jsonLinesFromEvents = jsonLines } else { parser.jsonLines = jsonLines }
       if !streaming {
         // Title the reports the summary keeps, from their own lines (syzbot-compatible titles).
         parser.onReportText = { report, text in
