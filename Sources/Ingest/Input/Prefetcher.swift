@@ -19,8 +19,6 @@ final class Prefetcher: @unchecked Sendable {
 
   private static let slots = 4
   private static let chunkBytes = 1 << 20
-  private var slots: Int { Self.slots }
-  private var chunkBytes: Int { Self.chunkBytes }
   private let chunks: [UnsafeMutablePointer<UInt8>]
   /// Bytes in each chunk; 0 at the end of the data, -1 when the decoder failed (`failure`).
   private var lengths: [Int]
@@ -83,10 +81,10 @@ final class Prefetcher: @unchecked Sendable {
     while true {
       free.wait()
       if cancelled.load(ordering: .relaxed) { break }
-      let slot = index % slots
+      let slot = index % Self.slots
       var n: Int
       do {
-        n = try read(chunks[slot], chunkBytes)
+        n = try read(chunks[slot], Self.chunkBytes)
       } catch {
         failure = error
         n = -1
@@ -104,7 +102,7 @@ final class Prefetcher: @unchecked Sendable {
     if atEnd { return 0 }
     if current < 0 {
       filled.wait()
-      current = consumed % slots
+      current = consumed % Self.slots
       position = 0
       let n = lengths[current]
       if n <= 0 {

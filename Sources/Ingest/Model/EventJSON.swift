@@ -510,7 +510,7 @@ extension JSONBuffer {
   func ftrace(_ r: FtraceRecord) {
     ftraceHead(
       comm: r.comm, cpu: r.cpu, event: r.event, flags: r.flags, message: r.message, pid: r.pid,
-      position: { position(r.position) })
+      file: r.position.file, line: r.position.line, offset: r.position.offset)
     if let s = r.stack {
       ftraceStackKey()
       array(s) { string($0) }
@@ -531,7 +531,9 @@ extension JSONBuffer {
   // An ftrace record in parts, so `--jsonl` can write the parts it knows as soon as it parses
   // the line and add the ` => func` stack lines that may follow: `{` + head, then optionally
   // `,"stack":[…]`, then the timestamp, the vhost_lock object and `}`.
-  func ftraceHead<S: JSONStringValue>(comm: S, cpu: Int, event: S, flags: S?, message: S, pid: Int, position: () -> Void) {
+  func ftraceHead<S: JSONStringValue, F: JSONStringValue>(
+    comm: S, cpu: Int, event: S, flags: S?, message: S, pid: Int, file: F, line: Int, offset: Int
+  ) {
     var f = true
     byte(0x7B)
     key("comm", first: &f)
@@ -549,7 +551,7 @@ extension JSONBuffer {
     key("pid", first: &f)
     int(pid)
     key("position", first: &f)
-    position()
+    position(file: file, line: line, offset: offset)
   }
 
   /// `{"ftrace":` + the record `body` writes + `,"kind":"ftrace"}`.

@@ -395,7 +395,7 @@ public final class EventParser {
     let state = ReportState(report: report, max: maxFramesPerReport, sanitizerEnd: rules.sanitizerEnd, callTrace: rules.callTrace)
     state.callerKey = key
     state.isCountOnly = !isDetailed
-    if isDetailed, jsonLines != nil {
+    if isDetailed {
       state.framesJSON = takeBuffer()
       state.registersJSON = takeBuffer()
     }
@@ -467,10 +467,9 @@ public final class EventParser {
   public private(set) var countedReports: [ReportKind: Int] = [:]
 
   private func finishReport(_ r: ReportState, truncated: Bool) {
-    if r.isCountOnly || jsonLines != nil {
-      countedReports[r.report.kind, default: 0] += 1
-      if r.isCountOnly { return }
-    }
+    // Count-only reports are only tallied; JSON Lines mode tallies what it writes.
+    if r.isCountOnly || jsonLines != nil { countedReports[r.report.kind, default: 0] += 1 }
+    if r.isCountOnly { return }
     var report = r.report
     if let cb = onReportText, let text = r.text { cb(report, text) }
     report.isTruncated = truncated
@@ -523,22 +522,20 @@ public final class EventParser {
     }
     if body.first == 0x23 { return true }  // "# WARNING: FUNCTION TRACING IS CORRUPTED" etc.
     guard sawOpeningDashes else { return false }
-    if body.has("=> ", at: trimmed), pendingFtraceJSON {
-      var e = trimmed + 3
-      while e < body.count, body[e] != 0x20 { e += 1 }
-      if ftraceStackCount < 256 {
-        if ftraceStackCount > 0 { ftraceStackJSON.byte(0x2C) }
-        ftraceStackJSON.text(body, trimmed + 3..<e)
-        ftraceStackCount += 1
-      }
-      return true
-    }
-    if body.has("=> ", at: trimmed), var p = pendingFtrace {
+    if body.has("=> ", at: trimmed), pendingFtraceJSON || pendingFtrace != nil {
       // `<stack trace>` records are followed by ` => func <addr>` lines.
       var e = trimmed + 3
       while e < body.count, body[e] != 0x20 { e += 1 }
-      if (p.stack?.count ?? 0) < 256 { p.stack = (p.stack ?? []) + [body.text(trimmed + 3..<e)] }
-      pendingFtrace = p
+      if pendingFtraceJSON {
+        if ftraceStackCount < 256 {
+          if ftraceStackCount > 0 { ftraceStackJSON.byte(0x2C) }
+          ftraceStackJSON.text(body, trimmed + 3..<e)
+          ftraceStackCount += 1
+        }
+      } else if var p = pendingFtrace {
+        if (p.stack?.count ?? 0) < 256 { p.stack = (p.stack ?? []) + [body.text(trimmed + 3..<e)] }
+        pendingFtrace = p
+      }
       return true
     }
     if !isDetailed, let name = LineParsers.ftraceEventName(body) {
@@ -570,8 +567,7 @@ public final class EventParser {
     ftraceHeadJSON.reset()
     ftraceHeadJSON.ftraceHead(
       comm: LineText(b, r.comm), cpu: r.cpu, event: LineText(b, r.event), flags: r.flags.map { LineText(b, $0) },
-      message: LineText(b, r.message), pid: r.pid,
-      position: { ftraceHeadJSON.position(file: EncodedString(json: fileJSON), line: number, offset: offset) })
+      message: LineText(b, r.message), pid: r.pid, file: EncodedString(json: fileJSON), line: number, offset: offset)
     ftraceStackJSON.reset()
     ftraceStackCount = 0
     let tail = ftraceTailJSON
