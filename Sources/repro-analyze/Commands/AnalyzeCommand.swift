@@ -187,7 +187,9 @@ struct AnalyzeCommand: ParsableCommand {
       let started = MonotonicClock.seconds()
       let joined = runOrFail {
         try TwoCoreParse.read(
-          source, head: parser, split: !wantsHTML && tail.canSplit, progress: { bar.update($0) },
+          // (The spool file is only made for a source that will be split: not once per small log.)
+          source, head: parser, split: !wantsHTML && (TwoCoreParse.splitPoint(source) == nil || tail.canSplit),
+          progress: { bar.update($0) },
           eligible: { streaming || !parser.isDetailed }, tailSink: { tail.add($0) },
           makeTail: { sink in
             let p = EventParser(rules: rules, file: path, sink: sink)
