@@ -102,11 +102,18 @@ final class Downloader {
     var requests = 0
     var firstResume = -1
     let urlString = url.absoluteString
-    // A .part left by a different URL (the page moved to a new build) cannot be resumed.
-    if let sidecar = try? Posix.readText(info), PartInfo.parse(sidecar).url != urlString {
+    /// Counts a failed attempt; `error` once the retry budget is spent.
+    func countFailure(_ error: @autoclosure () -> DriverError) throws(DriverError) {
+      failures += 1
+      if failures > policy.retries { throw error() }
+    }
+    /// Drops the partial download and its sidecar: the next attempt starts from byte 0.
+    func discardPart() {
       Posix.remove(part)
       Posix.remove(info)
     }
+    // A .part left by a different URL (the page moved to a new build) cannot be resumed.
+    if let sidecar = try? Posix.readText(info), PartInfo.parse(sidecar).url != urlString { discardPart() }
     while true {
       requests += 1
       var partSize = Posix.fileSize(part) ?? 0
@@ -137,32 +144,28 @@ final class Downloader {
       case .completed(let head, _) where head.status == 200 || head.status == 206:
         if let err = state.error { throw err }
         if state.mustRestart {
-          failures += 1
-          guard failures <= policy.retries else {
-            throw DriverError("\(urlString): the server answered a Range request with a different range",
-              hint: "run the same command with --force to download from the start")
-          }
+          try countFailure(
+            DriverError("\(urlString): the server answered a Range request with a different range",
+              hint: "run the same command with --force to download from the start"))
           continue
         }
         let size = Posix.fileSize(part) ?? 0
         if let total = state.expectedTotal, size < total {
-          // The body ended early without a transport error: resume like a drop.
-          if size <= partSize { failures += 1 }
-          guard failures <= policy.retries else {
-            throw DriverError("\(urlString): body ended at \(size) of \(total) bytes, repeatedly",
-              hint: "run the same command again later; the download resumes from \(part)")
+          // The body ended early without a transport error: resume like a drop (a failure only
+          // when no byte came).
+          if size <= partSize {
+            try countFailure(
+              DriverError("\(urlString): body ended at \(size) of \(total) bytes, repeatedly",
+                hint: "run the same command again later; the download resumes from \(part)"))
           }
           reporter.note("\(label): got \(size) of \(total) bytes, resuming")
           continue
         }
         if let total = state.expectedTotal, size > total {
-          Posix.remove(part)
-          Posix.remove(info)
-          failures += 1
-          guard failures <= policy.retries else {
-            throw DriverError("\(urlString): received \(size) bytes but the server announced \(total)",
-              hint: "run the same command again; if it persists, report the URL")
-          }
+          discardPart()
+          try countFailure(
+            DriverError("\(urlString): received \(size) bytes but the server announced \(total)",
+              hint: "run the same command again; if it persists, report the URL"))
           continue
         }
         // GCS (the syzbot-assets bucket) states the whole object's MD5 in x-goog-hash, on 200
@@ -170,13 +173,10 @@ final class Downloader {
         if let expected = state.expectedMD5 {
           let got = try MD5.file(part)
           guard got == expected else {
-            Posix.remove(part)
-            Posix.remove(info)
-            failures += 1
-            guard failures <= policy.retries else {
-              throw DriverError("\(urlString): downloaded \(size) bytes but their MD5 does not match the server's x-goog-hash",
-                hint: "run the same command again; if it persists, the object or a proxy is corrupting it")
-            }
+            discardPart()
+            try countFailure(
+              DriverError("\(urlString): downloaded \(size) bytes but their MD5 does not match the server's x-goog-hash",
+                hint: "run the same command again; if it persists, the object or a proxy is corrupting it"))
             reporter.note("\(label): MD5 mismatch, downloading again")
             continue
           }
@@ -191,17 +191,10 @@ final class Downloader {
           Posix.remove(info)
           return DownloadResult(byteCount: partSize, resumedFrom: partSize, requestCount: requests)
         }
-        Posix.remove(part)
-        Posix.remove(info)
-        failures += 1
-        guard failures <= policy.retries else {
-          throw Self.httpError(url, 416, what: label, attempts: requests, body: [])
-        }
+        discardPart()
+        try countFailure(Self.httpError(url, 416, what: label, attempts: requests, body: []))
       case .completed(let head, _) where Self.isRetryable(head.status):
-        failures += 1
-        guard failures <= policy.retries else {
-          throw Self.httpError(url, head.status, what: label, attempts: requests, body: [])
-        }
+        try countFailure(Self.httpError(url, head.status, what: label, attempts: requests, body: []))
         let d = policy.delay(afterFailure: failures, retryAfter: head["retry-after"])
         reporter.note("\(label): HTTP \(head.status) from \(urlString), retrying in \(Self.seconds(d))")
         Posix.sleep(seconds: d)
@@ -218,12 +211,10 @@ final class Downloader {
           Posix.sleep(seconds: policy.baseDelay / 2)
           continue
         }
-        failures += 1
-        guard failures <= policy.retries else {
-          throw DriverError(
+        try countFailure(
+          DriverError(
             "\(urlString): download of \(label) failed after \(requests) attempt(s): \(reason)",
-            hint: "check the network; run the same command again to resume from \(part)")
-        }
+            hint: "check the network; run the same command again to resume from \(part)"))
         let d = policy.delay(afterFailure: failures, retryAfter: nil)
         reporter.note("\(label): \(reason), retrying in \(Self.seconds(d))")
         Posix.sleep(seconds: d)
