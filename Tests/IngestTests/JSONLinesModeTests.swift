@@ -212,6 +212,53 @@ import Testing
     }
   }
 
+  @Test func cursorNumbersAndConstantsMatchTheBufferWriters() {
+    var values: [UInt64] = [0, 9, 10, 99, 100, UInt64.max, 9_999_999_999_999_999_999, 10_000_000_000_000_000_000]
+    var p: UInt64 = 1
+    for _ in 0..<19 {
+      p *= 10
+      values += [p - 1, p, p + 1]
+    }
+    var rng = SystemRandomNumberGenerator()
+    values += (0..<2000).map { _ in UInt64.random(in: 0...UInt64.max, using: &rng) >> UInt64.random(in: 0...63, using: &rng) }
+    var out = [UInt8](repeating: 0, count: 64)
+    for v in values {
+      let n = out.withUnsafeMutableBufferPointer { JSONBuffer.put($0.baseAddress!, v) - $0.baseAddress! }
+      #expect(String(decoding: out[..<n], as: UTF8.self) == String(v))
+    }
+    // Constants of every length the word copy distinguishes (under 4, 4-8, 8-16, longer).
+    let constants: [StaticString] = ["", "{", "\"}", "true", "false", ",\"line\":", ",\"offset\":", ",\"function\":\"", ",{\"name\":\"", "0123456789abcdefghij"]
+    for c in constants {
+      out = [UInt8](repeating: 0xEE, count: 64)
+      let n = out.withUnsafeMutableBufferPointer { JSONBuffer.put($0.baseAddress!, c) - $0.baseAddress! }
+      #expect(Array(out[..<n]) == Array(UnsafeBufferPointer(start: c.utf8Start, count: c.utf8CodeUnitCount)))
+      #expect(out[n] == 0xEE, "wrote past the constant")
+    }
+  }
+
+  @Test func hexNumbersParseLikeSwift() {
+    var rng = SystemRandomNumberGenerator()
+    for _ in 0..<5000 {
+      let v = UInt64.random(in: 0...UInt64.max, using: &rng) >> UInt64.random(in: 0...63, using: &rng)
+      for text in ["0x" + String(v, radix: 16), String(v, radix: 16, uppercase: true) + " rest", "0X" + String(v, radix: 16) + "/"] {
+        let b = Array(text.utf8)
+        let got = b.withUnsafeBufferPointer { $0.hex(at: 0) }
+        #expect(got?.0 == v, "\(text)")
+        #expect(got?.1 == b.firstIndex(where: { $0 == 0x20 || $0 == 0x2F }) ?? b.count)
+      }
+    }
+    #expect(Array("xyz".utf8).withUnsafeBufferPointer { $0.hex(at: 0) } == nil)
+    // At most 16 digits are taken.
+    #expect(Array("11112222333344445".utf8).withUnsafeBufferPointer { $0.hex(at: 0)?.1 } == 16)
+  }
+
+  @Test func identifierBytesNeedNoEscape() {
+    // The frame writer copies function names unchecked because the parser takes only these.
+    for c in 0...255 where Bytes.isIdent(UInt8(c)) {
+      #expect([UInt8(c)].withUnsafeBufferPointer { JSONBuffer.isPlain($0.baseAddress!, 1) }, "byte \(c)")
+    }
+  }
+
   @Test func identifierBytesAreLettersDigitsUnderscoreDotDollar() {
     for c in 0...255 {
       let u = UInt8(c)

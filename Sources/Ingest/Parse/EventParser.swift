@@ -134,8 +134,10 @@ public final class EventParser {
       if consumeFtrace(body, pre: pre, number: number, offset: offset) { return }
     }
 
-    // 1. Header rules (prefilter by first byte, then PCRE2).
-    if let first = body.first, first != 0x20, let hit = rules.matchHeader(body, scratch: scratch) {
+    // 1. Header rules (prefilter on the first 8 bytes, then the literals, then PCRE2).
+    if let first = body.first, first != 0x20, rules.mayStartHeader(body.baseAddress!, count: body.count),
+      let hit = rules.matchHeader(body, scratch: scratch)
+    {
       let rule = rules.rules[hit.rule]
       let pos = SourcePosition(file: file, line: number, offset: offset)
       switch rule.action {
@@ -166,20 +168,22 @@ public final class EventParser {
       return
     }
 
-    // 2. Inside an open report of this context.
-    if let r = reports[key] {
-      let keep = r.isCountOnly ? r.delimit(body, number: number) : r.consume(body, pre: pre, number: number, parser: self)
-      if keep, r.text != nil { r.appendText(raw) }
-      if keep && r.closed {
-        reports[key] = nil
-        finishReport(r, truncated: false)
-      } else if !keep {
+    // 2. Inside an open report of this context (borrowed from the map: no retain per line; a
+    // reference is taken only to end it).
+    if let ref = reports.unretained(key) {
+      let (keep, closed, lockish) = ref._withUnsafeGuaranteedRef { r in
+        let keep = r.isCountOnly ? r.delimit(body, number: number) : r.consume(body, pre: pre, number: number, parser: self)
+        if keep, r.text != nil { r.appendText(raw) }
+        return (keep, r.closed, r.report.kind == .lockdep || r.inHeldLocks)
+      }
+      if !keep || closed {
+        let r = ref.takeUnretainedValue()
         reports[key] = nil
         finishReport(r, truncated: false)
         // The line that ended the report may start something else.
-        consumeOutside(body, pre: pre, number: number, offset: offset)
+        if !keep { consumeOutside(body, pre: pre, number: number, offset: offset) }
       }
-      if isDetailed && (r.report.kind == .lockdep || r.inHeldLocks) { feedLockList(body, key: key, number: number, offset: offset, insideReport: true) }
+      if isDetailed && lockish { feedLockList(body, key: key, number: number, offset: offset, insideReport: true) }
       return
     }
     consumeOutside(body, pre: pre, number: number, offset: offset)
@@ -392,7 +396,7 @@ public final class EventParser {
       report.hungTask = HungTaskDetails(task: task, seconds: Int(body.text(s)) ?? 0)
     }
     if kind == .lockdep { report.lockdep = LockdepDetails() }
-    let state = ReportState(report: report, max: maxFramesPerReport, sanitizerEnd: rules.sanitizerEnd, callTrace: rules.callTrace)
+    let state = ReportState(report: report, max: maxFramesPerReport, sanitizerEnd: rules.sanitizerEnd, callTrace: rules.callTraceSet)
     state.callerKey = key
     state.isCountOnly = !isDetailed
     if isDetailed {
@@ -515,7 +519,7 @@ public final class EventParser {
       return true
     }
     let trimmed = body.skipSpaces(0)
-    if rules.startsWithAny(UnsafeBufferPointer(rebasing: body[trimmed...]), rules.ftraceEmpty) {
+    if rules.ftraceEmptySet.matchesStart(of: UnsafeBufferPointer(rebasing: body[trimmed...])) {
       deliver(.marker(Marker(kind: .ftraceDumpEnd, text: body.text(from: 0), value: "0", position: position(), timestamp: pre.timestamp)))
       ftrace = nil
       return true
@@ -779,7 +783,8 @@ final class ReportState {
   var omitted = 0
   let max: Int
   let sanitizerEnd: [UInt8]
-  let callTrace: [[UInt8]]
+  /// Valid while the parser's rules live (the parser holds them).
+  let callTrace: LiteralSet
   var sawStackBacktrace = false
   var sawContextMarker = false
   var callerKey = ParsedPrefix.noCaller
@@ -807,7 +812,7 @@ final class ReportState {
 
   enum LockdepExpect { case none, acquiring, holding }
 
-  init(report: CrashReport, max: Int, sanitizerEnd: [UInt8], callTrace: [[UInt8]]) {
+  init(report: CrashReport, max: Int, sanitizerEnd: [UInt8], callTrace: LiteralSet) {
     self.report = report
     self.max = max
     self.sanitizerEnd = sanitizerEnd
@@ -887,7 +892,7 @@ final class ReportState {
       }
       return true
     }
-    for ct in callTrace where rest.count >= ct.count && memcmp(rest.baseAddress!, ct, ct.count) == 0 {
+    if callTrace.matchesStart(of: rest) {
       if rest.has("stack backtrace:") { sawStackBacktrace = true }
       inTrace = true
       chainIndex = -1
@@ -1001,8 +1006,7 @@ final class ReportState {
       return
     }
     _ = LineParsers.forEachRegister(rest) { name, value in
-      if registerCount > 0 { j.byte(0x2C) }
-      j.register(name: LineText(rest, name), value: LineText(rest, value))
+      j.register(rest, name: name, value: value, first: registerCount == 0)
       registerCount += 1
     }
   }

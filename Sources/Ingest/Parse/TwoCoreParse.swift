@@ -51,18 +51,18 @@ public final class TwoCoreParse: @unchecked Sendable {
   private var inEarly = true
   private(set) var syncPoints: [SyncPoint] = []
   private let cancelled = Atomic<Bool>(false)
+  /// Set (release) by the tail's thread once it has finished or failed.
+  private let tailFinished = Atomic<Bool>(false)
   private var failure: (any Error)?
   private let earlyDone = DispatchSemaphore(value: 0)
   private let done = DispatchSemaphore(value: 0)
 
-  /// The offset where a tail would start (the first line after `target`, by default 55 % into
-  /// the file), or nil when the source is not worth splitting.
-  public static func splitPoint(_ source: LogSource, near target: Int? = nil, minimumBytes: Int = minimumBytes) -> Int? {
+  /// The offset where a tail would start (the first line after `target`, by default
+  /// `headPercent` % into the file), or nil when the source is not worth splitting.
+  public static func splitPoint(_ source: LogSource, near target: Int? = nil, headPercent: Int = 55, minimumBytes: Int = minimumBytes) -> Int? {
     guard let file = source.mappedFile, file.byteCount >= max(minimumBytes, 2), sysconf(Int32(_SC_NPROCESSORS_ONLN)) > 1 else { return nil }
     return file.withBytes { buf -> Int? in
-      // A little past the middle: the head also starts the process, loads the title rules and
-      // decodes and titles the reports a summary keeps (measured best at 0.55 on the bench log).
-      let percent = getenv("REPRO_ANALYZE_SPLIT_PERCENT").flatMap { Int(String(cString: $0)) }.map { min(max($0, 1), 99) } ?? 55
+      let percent = getenv("REPRO_ANALYZE_SPLIT_PERCENT").flatMap { Int(String(cString: $0)) }.map { min(max($0, 1), 99) } ?? headPercent
       guard let nl = buf.find(byte: 0x0A, from: max(0, target ?? buf.count / 100 * percent)), nl + 1 < buf.count else { return nil }
       return nl + 1
     }
@@ -93,6 +93,7 @@ public final class TwoCoreParse: @unchecked Sendable {
         inEarly = false
         earlyDone.signal()
       }
+      tailFinished.store(true, ordering: .releasing)
       done.signal()
     }
   }
@@ -102,8 +103,11 @@ public final class TwoCoreParse: @unchecked Sendable {
     guard let file = source.mappedFile else { return }
     let firstLine = Self.countLines(file, upTo: splitOffset) + 1
     var checked = 0
+    let tailRef = Unmanaged.passUnretained(tail)  // owned by self for the whole read
     _ = try source.forEachLine(from: splitOffset, to: source.byteCount ?? 0, firstLine: firstLine) { line in
-      tail.consume(line)
+      // (Through the unmanaged reference: no retain/release pair per line.)
+      let l = copy line
+      tailRef._withUnsafeGuaranteedRef { $0.consume(l) }
       if inEarly {
         if tail.isQuiescent {
           syncPoints.append(SyncPoint(line: line.number, eventCount: early.count, counts: tail.counts, outputOffset: tail.jsonLines?.offset ?? 0))
@@ -167,6 +171,9 @@ public final class TwoCoreParse: @unchecked Sendable {
     return failure == nil ? syncPoints : []
   }
 
+  /// True once the tail has finished (or failed): `join` will not wait.
+  public var isTailFinished: Bool { tailFinished.load(ordering: .acquiring) }
+
   /// The head found no common point: stop the tail and forget its work.
   public func cancel() {
     cancelled.store(true, ordering: .relaxed)
@@ -194,21 +201,35 @@ extension TwoCoreParse {
   /// the head stopped when the tail's work was used (nil when one parser read it all): the
   /// caller then appends what its `tailSink` gathered after the head's output, and in JSON
   /// Lines mode the tail's output from the point's `outputOffset`. `head` is finished either way.
+  /// `headPercent`: where the tail starts, as a share of the file; a summary's head has more to
+  /// do (it starts the process, loads the title rules, decodes and titles the reports the
+  /// summary keeps), measured best at 55 on the bench log; with `--jsonl` the head copies the
+  /// tail's spooled output while the tail finishes, measured best at 50.
+  /// `whileTailRuns` is called on the head's thread once the head is finished and the tail's
+  /// work will be used, before waiting for the tail (whose progress it may poll).
   @discardableResult
   public static func read(
     _ source: LogSource, head: EventParser, split allowed: Bool = true, progress: ((Int) -> Void)? = nil,
     eligible: () -> Bool, tailSink: @escaping (Event) -> Void,
-    makeTail: (@escaping (Event) -> Void) -> EventParser, minimumBytes: Int = minimumBytes, splitNear: Int? = nil
+    makeTail: (@escaping (Event) -> Void) -> EventParser, minimumBytes: Int = minimumBytes, splitNear: Int? = nil, headPercent: Int = 55,
+    whileTailRuns: ((SyncPoint, _ isTailFinished: () -> Bool) throws -> Void)? = nil
   ) throws -> SyncPoint? {
-    guard allowed, let split = splitPoint(source, near: splitNear, minimumBytes: minimumBytes), let end = source.byteCount else {
-      try source.forEachLine(progress: progress) { head.consume($0) }
+    // The caller keeps `head` alive for the whole call: consuming through an unmanaged
+    // reference spares the line closures a retain/release pair per line (~2 % of --jsonl's time).
+    let headRef = Unmanaged.passUnretained(head)
+    func consume(_ line: borrowing Line) {
+      let l = copy line
+      headRef._withUnsafeGuaranteedRef { $0.consume(l) }
+    }
+    guard allowed, let split = splitPoint(source, near: splitNear, headPercent: headPercent, minimumBytes: minimumBytes), let end = source.byteCount else {
+      try source.forEachLine(progress: progress) { consume($0) }
       head.finish()
       return nil
     }
     let two = TwoCoreParse(source: source, splitOffset: split, tailSink: tailSink, makeTail: makeTail)
     two.start()
     var at = try source.forEachLine(from: 0, to: split, firstLine: 1, progress: progress) {
-      head.consume($0)
+      consume($0)
       return true
     }
     let points = two.waitForSyncPoints()
@@ -216,7 +237,7 @@ extension TwoCoreParse {
     if eligible(), !points.isEmpty {
       var j = 0
       at = try source.forEachLine(from: at.offset, to: end, firstLine: at.line, progress: progress) { l in
-        head.consume(l)
+        consume(l)
         while j < points.count && points[j].line < l.number { j += 1 }
         if j == points.count { return false }  // past the tail's window: no common point
         if points[j].line == l.number, head.isQuiescent {
@@ -229,13 +250,16 @@ extension TwoCoreParse {
     guard let found else {
       two.cancel()
       _ = try source.forEachLine(from: at.offset, to: end, firstLine: at.line, progress: progress) {
-        head.consume($0)
+        consume($0)
         return true
       }
       head.finish()
       return nil
     }
     head.finish()
+    // The head's output is complete: the caller may start on the tail's (e.g. copy what it has
+    // spooled so far) while the tail still runs, instead of after it.
+    try whileTailRuns?(found) { two.isTailFinished }
     // The tail's events from after the point up to the end of its window continue the head's.
     for e in try two.join(head: head, at: found) { head.emit(e) }
     progress?(end)

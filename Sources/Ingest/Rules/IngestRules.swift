@@ -30,6 +30,9 @@ public final class IngestRules: @unchecked Sendable {
   let ftraceStart: [[UInt8]]
   let ftraceEmpty: [[UInt8]]
   let sanitizerEnd: [UInt8]
+  /// The same lists for the per-line checks (no array traffic; freed in deinit).
+  let callTraceSet: LiteralSet
+  let ftraceEmptySet: LiteralSet
   /// Per first byte of a message body: bit 0 = some header literal starts with it, bit 1 = some
   /// subsystem tag does. A flat table so the per-line check touches no Swift arrays.
   let firstByteFlags: UnsafeMutablePointer<UInt8>
@@ -90,6 +93,8 @@ public final class IngestRules: @unchecked Sendable {
     ftraceStart = list("ftrace_start")
     ftraceEmpty = list("ftrace_empty")
     sanitizerEnd = Array((st["sanitizer_end"]?.string ?? "==================================================").utf8)
+    callTraceSet = LiteralSet(callTrace)
+    ftraceEmptySet = LiteralSet(ftraceEmpty)
     firstByteFlags = .allocate(capacity: 256)
     firstByteFlags.initialize(repeating: 0, count: 256)
     for b in 0..<256 where !dispatch[b].isEmpty { firstByteFlags[b] |= 1 }
@@ -112,6 +117,8 @@ public final class IngestRules: @unchecked Sendable {
   }
 
   deinit {
+    callTraceSet.storage.deallocate()
+    ftraceEmptySet.storage.deallocate()
     firstByteFlags.deallocate()
     prefixWords.deallocate()
     prefixRanges.deallocate()

@@ -79,9 +79,20 @@ extension UnsafeBufferPointer where Element == UInt8 {
     var j = i
     if j + 1 < count, self[j] == 0x30, self[j + 1] | 0x20 == 0x78 { j += 2 }
     let start = j
+    let end = Swift.min(count, start + 16)
     var v: UInt64 = 0
-    while j < count, Bytes.isHex(self[j]), j - start < 16 {
-      v = v << 4 | Bytes.hexValue(self[j])
+    // One classification per digit (testing `isHex` and then computing `hexValue` was twice
+    // the work, on every frame's offset and size).
+    while j < end {
+      let c = self[j]
+      let d = c &- 0x30
+      if d < 10 {
+        v = v << 4 | UInt64(d)
+      } else {
+        let l = (c | 0x20) &- 0x61
+        guard l < 6 else { break }
+        v = v << 4 | UInt64(l &+ 10)
+      }
       j += 1
     }
     return j > start ? (v, j) : nil

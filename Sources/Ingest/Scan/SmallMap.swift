@@ -1,8 +1,8 @@
 /// A tiny map from caller-id keys to open parser state. Logs have a handful of concurrently open
 /// contexts at most, so a linear scan beats hashing (which dominated per-line cost).
 final class SmallMap<Value> {
-  private var keysStore: [Int] = []
-  private var valuesStore: [Value] = []
+  private(set) var keysStore: [Int] = []
+  private(set) var valuesStore: [Value] = []
   /// Consecutive lines nearly always come from the same context: remember the last lookup.
   private var cachedKey = Int.max
   private var cachedIndex = -1
@@ -14,7 +14,7 @@ final class SmallMap<Value> {
   var first: (key: Int, value: Value)? { keysStore.isEmpty ? nil : (keysStore[0], valuesStore[0]) }
 
   @inline(__always)
-  private func index(_ key: Int) -> Int? {
+  fileprivate func index(_ key: Int) -> Int? {
     if key == cachedKey { return cachedIndex < 0 ? nil : cachedIndex }
     let found = scan(key)
     cachedKey = key
@@ -70,4 +70,15 @@ final class SmallMap<Value> {
   }
 
   func contains(_ key: Int) -> Bool { index(key) != nil }
+}
+
+extension SmallMap where Value: AnyObject {
+  /// The value for `key` without taking a reference: valid only while the map keeps it (the
+  /// per-line lookup of the open report cost a retain/release pair per line).
+  @inline(__always)
+  func unretained(_ key: Int) -> Unmanaged<Value>? {
+    if keysStore.isEmpty { return nil }
+    guard let i = index(key) else { return nil }
+    return valuesStore.withUnsafeBufferPointer { Unmanaged.passUnretained($0[i]) }
+  }
 }

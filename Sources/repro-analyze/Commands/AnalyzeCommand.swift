@@ -2,6 +2,7 @@ import ArgumentParser
 import Forensics
 import Foundation
 import Ingest
+import Synchronization
 
 struct AnalyzeCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -76,30 +77,44 @@ struct AnalyzeCommand: ParsableCommand {
     private let spool = Spool()
 
     /// An unlinked temporary file in $TMPDIR (or /tmp), created on the first write. A failure
-    /// is kept and reported by `copySpool`: output is never dropped silently.
-    final class Spool {
-      var file: UnsafeMutablePointer<FILE>?
+    /// is kept and reported by `copySpool`: output is never dropped silently. Written by the
+    /// tail's thread; `written` tells the head how much of it is complete, so the head can copy
+    /// it out while the tail still runs.
+    final class Spool: @unchecked Sendable {
+      // SAFETY: `fd` and `failure` are set by the tail's thread before the head reads them (the
+      // head reads `fd` only after seeing `written` > 0, `failure` only after the join).
+      var fd: Int32 = -1
       var failure: String?
+      let written = Atomic<Int>(0)
       /// Creates the file; false (with `failure` set) when that is impossible.
       func open() -> Bool {
         let dir = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         var template = Array("\(dir)/repro-analyze-jsonl.XXXXXX".utf8CString)
-        let fd = mkstemp(&template)
+        fd = mkstemp(&template)
         if fd >= 0 {
           unlink(template)
-          file = fdopen(fd, "w+")
+        } else {
+          failure = "cannot create a temporary file in \(dir): \(String(cString: strerror(errno)))"
         }
-        if file == nil { failure = "cannot create a temporary file in \(dir): \(String(cString: strerror(errno)))" }
-        return file != nil
+        return fd >= 0
       }
 
       func write(_ b: UnsafeBufferPointer<UInt8>) {
-        if file == nil, failure == nil { _ = open() }
-        if let file, let base = b.baseAddress, fwrite(base, 1, b.count, file) != b.count, failure == nil {
-          failure = "cannot write the temporary JSON Lines spool: \(String(cString: strerror(errno)))"
+        if fd < 0, failure == nil { _ = open() }
+        guard fd >= 0, failure == nil, let base = b.baseAddress else { return }
+        var done = 0
+        while done < b.count {
+          let n = Glibc.write(fd, base + done, b.count - done)
+          if n < 0 && errno == EINTR { continue }
+          if n <= 0 {
+            failure = "cannot write the temporary JSON Lines spool: \(String(cString: strerror(errno)))"
+            return
+          }
+          done += n
         }
+        written.add(b.count, ordering: .releasing)
       }
-      deinit { if let file { fclose(file) } }
+      deinit { if fd >= 0 { close(fd) } }
     }
 
     init(path: String, jsonl: Bool) {
@@ -111,28 +126,48 @@ struct AnalyzeCommand: ParsableCommand {
 
     /// Whether the second core can be used: with --jsonl its output needs the spool file (when
     /// none can be created, one core reads everything and nothing waits anywhere).
-    var canSplit: Bool { jsonLines == nil || spool.file != nil || spool.open() }
+    var canSplit: Bool { jsonLines == nil || spool.fd >= 0 || spool.open() }
 
-    /// Copies the spooled output from byte `offset` (the sync point's) to the end.
+    /// Spool bytes already copied to standard output.
+    private var copied = 0
+
+    /// While the tail runs: copies what it has spooled from byte `offset` (the sync point's) on,
+    /// so that little is left to copy once it is done.
+    func copyWhileRunning(to out: StdoutWriter, from offset: Int, until finished: () -> Bool) {
+      copied = offset
+      out.flush()
+      while !finished() {
+        let ready = spool.written.load(ordering: .acquiring)
+        if ready - copied >= 1 << 20 {
+          // Stops quietly on an error: the final copy meets and reports it.
+          if (try? send(upTo: ready)) == nil { return }
+        } else {
+          usleep(1000)
+        }
+      }
+    }
+
+    /// Copies the rest of the spooled output, from byte `offset` (the sync point's) or where
+    /// `copyWhileRunning` stopped, once the tail is done (and joined).
     func copySpool(to out: StdoutWriter, from offset: Int) throws {
+      copied = max(copied, offset)
       jsonLines?.flush()
       let hint = "\n  hint: set TMPDIR to a directory with free space (the second core's output waits there)"
       if let failure = spool.failure { throw CLIError(failure + hint) }
-      guard let file = spool.file else { return }
-      guard fflush(file) == 0, ferror(file) == 0, fseeko(file, off_t(offset), SEEK_SET) == 0 else {
-        throw CLIError("cannot write the temporary JSON Lines spool: \(String(cString: strerror(errno)))" + hint)
-      }
       out.flush()
-      // In the kernel (sendfile): no copy through this process.
-      let fd = fileno(file)
-      var size = stat()
-      guard fstat(fd, &size) == 0 else { throw CLIError("cannot read the temporary JSON Lines spool: \(String(cString: strerror(errno)))") }
-      var at = off_t(offset)
-      while at < size.st_size {
-        let n = sendfile(1, fd, &at, Int(min(size.st_size - at, 1 << 30)))
+      try send(upTo: spool.written.load(ordering: .acquiring))
+    }
+
+    /// sendfile: in the kernel, no copy through this process.
+    private func send(upTo end: Int) throws {
+      guard spool.fd >= 0 else { return }
+      var at = off_t(copied)
+      while at < end {
+        let n = sendfile(1, spool.fd, &at, Int(min(off_t(end) - at, 1 << 30)))
         if n < 0 && errno == EINTR { continue }
         if n < 0 && errno == EPIPE { Glibc.exit(0) }  // the reader is gone, as StdoutWriter does
         if n <= 0 { throw CLIError("cannot copy the temporary JSON Lines spool to standard output: \(String(cString: strerror(errno)))") }
+        copied = Int(at)
       }
     }
   }
@@ -196,7 +231,13 @@ struct AnalyzeCommand: ParsableCommand {
             p.isDetailed = streaming
             p.jsonLines = tail.jsonLines
             return p
-          })
+          },
+          headPercent: streaming ? 50 : 55,
+          whileTailRuns: streaming
+            ? { point, finished in
+              jsonLines?.flush()
+              tail.copyWhileRunning(to: out, from: point.outputOffset, until: finished)
+            } : nil)
       }
       let usedTail = joined != nil
       if timing {
