@@ -236,6 +236,20 @@ import Testing
     }
   }
 
+  @Test func smallCopiesCopyExactlyTheirBytes() {
+    let source = (0..<80).map { UInt8(0x21 + $0) }
+    for n in 0...70 {
+      var out = [UInt8](repeating: 0, count: 80)
+      source.withUnsafeBufferPointer { src in
+        out.withUnsafeMutableBufferPointer { dst in
+          _ = JSONBuffer.put(dst.baseAddress! + 3, src.baseAddress!, 5..<5 + n)
+        }
+      }
+      #expect(Array(out[3..<3 + n]) == Array(source[5..<5 + n]), "n=\(n)")
+      #expect(out[..<3].allSatisfy { $0 == 0 } && out[(3 + n)...].allSatisfy { $0 == 0 }, "n=\(n): wrote outside")
+    }
+  }
+
   @Test func hexNumbersParseLikeSwift() {
     var rng = SystemRandomNumberGenerator()
     for _ in 0..<5000 {

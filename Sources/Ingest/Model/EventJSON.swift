@@ -114,7 +114,7 @@ public final class JSONBuffer {
     }
     reserve(n + 2)
     base[count] = 0x22
-    memcpy(base + count + 1, p, n)
+    if n <= 64 { Self.copySmall(base + count + 1, p, n) } else { memcpy(base + count + 1, p, n) }
     base[count + n + 1] = 0x22
     count += n + 2
   }
@@ -223,7 +223,8 @@ public final class JSONBuffer {
   }
 
   @inline(__always) static func put(_ p: UnsafeMutablePointer<UInt8>, _ line: UnsafePointer<UInt8>, _ r: Range<Int>) -> UnsafeMutablePointer<UInt8> {
-    memcpy(p, line + r.lowerBound, r.count)
+    // Names and paths are short: word moves inline beat a call into memcpy.
+    if r.count <= 64 { copySmall(p, line + r.lowerBound, r.count) } else { memcpy(p, line + r.lowerBound, r.count) }
     return p + r.count
   }
 
