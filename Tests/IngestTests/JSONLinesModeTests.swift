@@ -266,6 +266,28 @@ import Testing
     #expect(Array("11112222333344445".utf8).withUnsafeBufferPointer { $0.hex(at: 0)?.1 } == 16)
   }
 
+  @Test func identifierEndMatchesAByteLoop() {
+    var rng = SystemRandomNumberGenerator()
+    let alphabet = Array("azAZ09_.$+/ ()[]:-@`{~\t".utf8) + [0x00, 0x7F, 0x80, 0xC3, 0xFF, 0x2F, 0x3A, 0x40, 0x5B, 0x60, 0x7B]
+    for _ in 0..<20_000 {
+      let n = Int.random(in: 0...40, using: &rng)
+      let b = (0..<n).map { _ in Bool.random(using: &rng) ? Array("abcXYZ019_.$".utf8).randomElement(using: &rng)! : alphabet.randomElement(using: &rng)! }
+      let from = n == 0 ? 0 : Int.random(in: 0...n, using: &rng)
+      var expected = from
+      while expected < n, Bytes.isIdent(b[expected]) { expected += 1 }
+      #expect(b.withUnsafeBufferPointer { $0.identEnd(from: from) } == expected, "\(b) from \(from)")
+    }
+    // Every byte value in every lane.
+    for c in 0...255 {
+      for lane in 0..<8 {
+        var b = Array("abcdefghij".utf8)
+        b[lane] = UInt8(c)
+        let expected = Bytes.isIdent(UInt8(c)) ? 10 : lane
+        #expect(b.withUnsafeBufferPointer { $0.identEnd(from: 0) } == expected, "byte \(c) lane \(lane)")
+      }
+    }
+  }
+
   @Test func identifierBytesNeedNoEscape() {
     // The frame writer copies function names unchecked because the parser takes only these.
     for c in 0...255 where Bytes.isIdent(UInt8(c)) {

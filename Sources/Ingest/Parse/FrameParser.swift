@@ -52,7 +52,7 @@ public enum FrameParser {
       i += 1
     }
     let symStart = i
-    while i < n, Bytes.isIdent(b[i]) { i += 1 }
+    i = b.identEnd(from: i)
     let symEnd = i
     if symEnd == symStart {
       // A bare raw address frame: `[<ffffffff81234567>] 0xffffffff81234567` or nothing after.
