@@ -862,11 +862,11 @@ final class ReportState {
     }
     // Frames first: they are most of a report's lines.
     if first != 0x3C, (t > 0 || inTrace), let f = FrameParser.parseRaw(body) {
-      if chainIndex >= 0, var lock = report.lockdep, chainIndex < lock.chain.count, t >= 4 && !inTrace {
-        if lock.chain[chainIndex].frames.count < 64 {
-          lock.chain[chainIndex].frames.append(Frame(f, in: body, context: context, line: number))
+      if chainIndex >= 0, let count = report.lockdep?.chain.count, chainIndex < count, t >= 4 && !inTrace {
+        // In place: a copy of the lockdep details, written back, copied the whole chain per frame.
+        if (report.lockdep?.chain[chainIndex].frames.count ?? 64) < 64 {
+          report.lockdep?.chain[chainIndex].frames.append(Frame(f, in: body, context: context, line: number))
         }
-        report.lockdep = lock
       } else if frameCount < max {
         collectFrame(f, in: body, context: context, line: number, json: framesJSON, frames: &report.frames, count: &frameCount)
       } else {
