@@ -569,10 +569,11 @@ extension JSONBuffer {
   }
 
   /// `{"name":…,"value":…}` from a line's bytes, after a comma unless `first`; as the generic
-  /// writer below, through a cursor when both parts are printable ASCII (register values are
-  /// hex, names upper case: always, in practice).
+  /// writer below, through a cursor when the value is printable ASCII (register values are
+  /// hex: always, in practice). `name` must be upper-case letters and digits, as
+  /// `LineParsers.forEachRegister` finds them, so it needs no check.
   func register(_ line: UnsafeBufferPointer<UInt8>, name: Range<Int>, value: Range<Int>, first: Bool) {
-    guard let lineBase = line.baseAddress, Self.isPlain(name, lineBase), Self.isPlain(value, lineBase) else {
+    guard let lineBase = line.baseAddress, Self.isPlain(value, lineBase) else {
       if !first { byte(0x2C) }
       register(name: LineText(line, name), value: LineText(line, value))
       return

@@ -287,7 +287,11 @@ public enum PrefixParser {
   static func findGluedTimestamp(_ b: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
     var k = from + 1
     while let open = b.find(byte: 0x5B, from: k) {
-      if let close = b.find(byte: 0x5D, from: open + 1, to: min(b.count, open + 20)) {
+      // A timestamp's bracket is followed by padding or a digit: `[inline]`, `[<ffff…>]` and
+      // module names go no further (this runs on every line without a prefix).
+      if open + 1 < b.count, b[open + 1] == 0x20 || b[open + 1] == 0x09 || Bytes.isDigit(b[open + 1]),
+        let close = b.find(byte: 0x5D, from: open + 1, to: min(b.count, open + 20))
+      {
         let j = b.skipSpaces(open + 1)
         if j < close, timestamp(b, j, close) != nil, close - open >= 9 { return open }
       }
