@@ -298,6 +298,24 @@ public final class JSONBuffer {
     byte(0x5D)
   }
 
+  /// `{"key":…,"value":…}` from a line's bytes, after a comma unless `first`: the pair writer
+  /// below, through a cursor when both parts are printable ASCII.
+  func keyValue(_ line: UnsafeBufferPointer<UInt8>, key: Range<Int>, value: Range<Int>, first: Bool) {
+    guard let lineBase = line.baseAddress, Self.isPlain(key, lineBase), Self.isPlain(value, lineBase) else {
+      if !first { byte(0x2C) }
+      keyValue(LineText(line, key), LineText(line, value))
+      return
+    }
+    reserve(key.count + value.count + 32)
+    var p = base + count
+    p = Self.put(p, first ? "{\"key\":\"" : ",{\"key\":\"")
+    p = Self.put(p, lineBase, key)
+    p = Self.put(p, "\",\"value\":\"")
+    p = Self.put(p, lineBase, value)
+    p = Self.put(p, "\"}")
+    count = p - base
+  }
+
   /// `{"key":…,"value":…}` pairs (vhost fields).
   func keyValue<K: JSONStringValue, V: JSONStringValue>(_ k: K, _ v: V) {
     var f = true

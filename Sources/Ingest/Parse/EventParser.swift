@@ -582,9 +582,8 @@ public final class EventParser {
       tail.vhostLock {
         var first = true
         let (op, lock) = LineParsers.vhostTokens(m) { k, value in
-          if !first { tail.byte(0x2C) }
+          tail.keyValue(m, key: k, value: value, first: first)
           first = false
-          tail.keyValue(LineText(m, k), LineText(m, value))
         }
         return (lock.map { LineText(m, $0) }, LineText(m, op ?? 0..<0))
       }
