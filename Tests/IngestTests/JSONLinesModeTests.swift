@@ -196,7 +196,8 @@ import Testing
     }
   }
 
-  @Test func unsignedIntegersPrintLikeSwift() {
+  /// Powers of ten and their neighbours, the extremes, and random values of every magnitude.
+  static func interestingValues() -> [UInt64] {
     var values: [UInt64] = [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, UInt64.max, UInt64.max - 1]
     var p: UInt64 = 1
     for _ in 0..<19 {
@@ -205,7 +206,11 @@ import Testing
     }
     var rng = SystemRandomNumberGenerator()
     values += (0..<2000).map { _ in UInt64.random(in: 0...UInt64.max, using: &rng) >> UInt64.random(in: 0...63, using: &rng) }
-    for v in values {
+    return values
+  }
+
+  @Test func unsignedIntegersPrintLikeSwift() {
+    for v in Self.interestingValues() {
       let j = JSONBuffer()
       j.uint(v)
       #expect(String(decoding: j.bytes, as: UTF8.self) == String(v))
@@ -213,14 +218,7 @@ import Testing
   }
 
   @Test func cursorNumbersAndConstantsMatchTheBufferWriters() {
-    var values: [UInt64] = [0, 9, 10, 99, 100, UInt64.max, 9_999_999_999_999_999_999, 10_000_000_000_000_000_000]
-    var p: UInt64 = 1
-    for _ in 0..<19 {
-      p *= 10
-      values += [p - 1, p, p + 1]
-    }
-    var rng = SystemRandomNumberGenerator()
-    values += (0..<2000).map { _ in UInt64.random(in: 0...UInt64.max, using: &rng) >> UInt64.random(in: 0...63, using: &rng) }
+    let values = Self.interestingValues() + [9_999_999_999_999_999_999, 10_000_000_000_000_000_000]
     var out = [UInt8](repeating: 0, count: 64)
     for v in values {
       let n = out.withUnsafeMutableBufferPointer { JSONBuffer.put($0.baseAddress!, v) - $0.baseAddress! }

@@ -306,12 +306,18 @@ public final class JSONBuffer {
       keyValue(LineText(line, key), LineText(line, value))
       return
     }
-    reserve(key.count + value.count + 32)
+    plainPair(lineBase, first ? "{\"key\":\"" : ",{\"key\":\"", key, value)
+  }
+
+  /// `open` + `line[a]` + `","value":"` + `line[b]` + `"}` through a cursor; the caller has
+  /// checked that neither part needs escaping.
+  private func plainPair(_ lineBase: UnsafePointer<UInt8>, _ open: StaticString, _ a: Range<Int>, _ b: Range<Int>) {
+    reserve(a.count + b.count + 32)
     var p = base + count
-    p = Self.put(p, first ? "{\"key\":\"" : ",{\"key\":\"")
-    p = Self.put(p, lineBase, key)
+    p = Self.put(p, open)
+    p = Self.put(p, lineBase, a)
     p = Self.put(p, "\",\"value\":\"")
-    p = Self.put(p, lineBase, value)
+    p = Self.put(p, lineBase, b)
     p = Self.put(p, "\"}")
     count = p - base
   }
@@ -596,14 +602,7 @@ extension JSONBuffer {
       register(name: LineText(line, name), value: LineText(line, value))
       return
     }
-    reserve(name.count + value.count + 32)
-    var p = base + count
-    p = Self.put(p, first ? "{\"name\":\"" : ",{\"name\":\"")
-    p = Self.put(p, lineBase, name)
-    p = Self.put(p, "\",\"value\":\"")
-    p = Self.put(p, lineBase, value)
-    p = Self.put(p, "\"}")
-    count = p - base
+    plainPair(lineBase, first ? "{\"name\":\"" : ",{\"name\":\"", name, value)
   }
 
   /// `{"name":…,"value":…}`: one register of a dump.
