@@ -323,13 +323,16 @@ public final class JSONBuffer {
   }
 
   /// `{"key":…,"value":…}` pairs (vhost fields).
-  func keyValue<K: JSONStringValue, V: JSONStringValue>(_ k: K, _ v: V) {
+  func keyValue<K: JSONStringValue, V: JSONStringValue>(_ k: K, _ v: V) { pair("key", k, v) }
+
+  /// `{"<first>":a,"value":b}`: the shape of vhost fields and registers.
+  private func pair<A: JSONStringValue, B: JSONStringValue>(_ first: StaticString, _ a: A, _ b: B) {
     var f = true
     byte(0x7B)
-    key("key", first: &f)
-    text(k)
+    key(first, first: &f)
+    text(a)
     key("value", first: &f)
-    text(v)
+    text(b)
     byte(0x7D)
   }
 
@@ -606,15 +609,7 @@ extension JSONBuffer {
   }
 
   /// `{"name":…,"value":…}`: one register of a dump.
-  func register<S: JSONStringValue>(name: S, value: S) {
-    var h = true
-    byte(0x7B)
-    key("name", first: &h)
-    text(name)
-    key("value", first: &h)
-    text(value)
-    byte(0x7D)
-  }
+  func register<S: JSONStringValue>(name: S, value: S) { pair("name", name, value) }
 
   /// `[` + the elements another buffer holds + `]` (a list encoded while it was parsed).
   func preEncodedArray(_ elements: JSONBuffer) {

@@ -161,7 +161,7 @@ public final class EventParser {
     }
 
     // ftrace_dump() may run inside a panic report (ftrace_dump_on_oops): start it regardless.
-    if body.first == 0x44, rules.startsWithAny(body, rules.ftraceStart) {
+    if body.first == 0x44, rules.ftraceStart.matchesStart(of: body) {
       flushPendingFtrace()
       ftrace = FtraceState(start: SourcePosition(file: file, line: number, offset: offset))
       deliver(.marker(Marker(kind: .ftraceDumpStart, text: body.text(from: 0), position: SourcePosition(file: file, line: number, offset: offset), timestamp: pre.timestamp)))
@@ -316,7 +316,7 @@ public final class EventParser {
   @discardableResult
   private func feedLockList(_ body: UnsafeBufferPointer<UInt8>, key: Int, number: Int, offset: Int, insideReport: Bool) -> Bool {
     guard let first = body.first else { return false }
-    if first == 0x53, rules.startsWithAny(body, rules.allLocksStart) {
+    if first == 0x53, rules.allLocksStart.matchesStart(of: body) {
       inAllLocks[key] = number
       return true
     }
@@ -396,7 +396,7 @@ public final class EventParser {
       report.hungTask = HungTaskDetails(task: task, seconds: Int(body.text(s)) ?? 0)
     }
     if kind == .lockdep { report.lockdep = LockdepDetails() }
-    let state = ReportState(report: report, max: maxFramesPerReport, sanitizerEnd: rules.sanitizerEnd, callTrace: rules.callTraceSet)
+    let state = ReportState(report: report, max: maxFramesPerReport, sanitizerEnd: rules.sanitizerEnd, callTrace: rules.callTrace)
     state.callerKey = key
     state.isCountOnly = !isDetailed
     if isDetailed {
@@ -519,7 +519,7 @@ public final class EventParser {
       return true
     }
     let trimmed = body.skipSpaces(0)
-    if rules.ftraceEmptySet.matchesStart(of: UnsafeBufferPointer(rebasing: body[trimmed...])) {
+    if rules.ftraceEmpty.matchesStart(of: UnsafeBufferPointer(rebasing: body[trimmed...])) {
       deliver(.marker(Marker(kind: .ftraceDumpEnd, text: body.text(from: 0), value: "0", position: position(), timestamp: pre.timestamp)))
       ftrace = nil
       return true

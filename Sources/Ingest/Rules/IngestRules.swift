@@ -25,14 +25,12 @@ public final class IngestRules: @unchecked Sendable {
   /// For each first byte, the (literal, rule index) pairs starting with it: the prefilter.
   let dispatch: [[(literal: [UInt8], rule: Int)]]
   let tags: [[UInt8]]
-  let callTrace: [[UInt8]]
-  let allLocksStart: [[UInt8]]
-  let ftraceStart: [[UInt8]]
-  let ftraceEmpty: [[UInt8]]
+  /// Line starts checked per line (plain values over bytes freed in deinit: no array traffic).
+  let callTrace: LiteralSet
+  let allLocksStart: LiteralSet
+  let ftraceStart: LiteralSet
+  let ftraceEmpty: LiteralSet
   let sanitizerEnd: [UInt8]
-  /// The same lists for the per-line checks (no array traffic; freed in deinit).
-  let callTraceSet: LiteralSet
-  let ftraceEmptySet: LiteralSet
   /// Per first byte of a message body: bit 0 = some header literal starts with it, bit 1 = some
   /// subsystem tag does. A flat table so the per-line check touches no Swift arrays.
   let firstByteFlags: UnsafeMutablePointer<UInt8>
@@ -88,19 +86,18 @@ public final class IngestRules: @unchecked Sendable {
     let st = doc["structure"]?.table ?? TOMLTable(line: 0)
     func list(_ key: String) -> [[UInt8]] { (st[key]?.strings ?? []).map { Array($0.utf8) } }
     tags = list("tags")
-    callTrace = list("call_trace")
-    allLocksStart = list("all_locks_start")
-    ftraceStart = list("ftrace_start")
-    ftraceEmpty = list("ftrace_empty")
+    callTrace = LiteralSet(list("call_trace"))
+    allLocksStart = LiteralSet(list("all_locks_start"))
+    let ftraceStarts = list("ftrace_start")
+    ftraceStart = LiteralSet(ftraceStarts)
+    ftraceEmpty = LiteralSet(list("ftrace_empty"))
     sanitizerEnd = Array((st["sanitizer_end"]?.string ?? "==================================================").utf8)
-    callTraceSet = LiteralSet(callTrace)
-    ftraceEmptySet = LiteralSet(ftraceEmpty)
     firstByteFlags = .allocate(capacity: 256)
     firstByteFlags.initialize(repeating: 0, count: 256)
     for b in 0..<256 where !dispatch[b].isEmpty { firstByteFlags[b] |= 1 }
     for t in tags where !t.isEmpty { firstByteFlags[Int(t[0])] |= 2 }
     var byFirst = [[(value: UInt64, mask: UInt64)]](repeating: [], count: 256)
-    for lit in rules.flatMap(\.starts) + tags + ftraceStart where !lit.isEmpty {
+    for lit in rules.flatMap(\.starts) + tags + ftraceStarts where !lit.isEmpty {
       let w = Self.word(lit)
       if !byFirst[Int(lit[0])].contains(where: { $0 == w }) { byFirst[Int(lit[0])].append(w) }
     }
@@ -117,8 +114,7 @@ public final class IngestRules: @unchecked Sendable {
   }
 
   deinit {
-    callTraceSet.storage.deallocate()
-    ftraceEmptySet.storage.deallocate()
+    for set in [callTrace, allLocksStart, ftraceStart, ftraceEmpty] { set.storage.deallocate() }
     firstByteFlags.deallocate()
     prefixWords.deallocate()
     prefixRanges.deallocate()
@@ -207,11 +203,6 @@ public final class IngestRules: @unchecked Sendable {
   func startsWith(_ body: UnsafeBufferPointer<UInt8>, _ lit: [UInt8]) -> Bool {
     guard body.count >= lit.count else { return false }
     return lit.withUnsafeBufferPointer { memcmp(body.baseAddress!, $0.baseAddress!, lit.count) == 0 }
-  }
-
-  func startsWithAny(_ body: UnsafeBufferPointer<UInt8>, _ lits: [[UInt8]]) -> Bool {
-    for l in lits where startsWith(body, l) { return true }
-    return false
   }
 }
 

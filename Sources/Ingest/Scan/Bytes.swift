@@ -9,9 +9,6 @@ enum Bytes {
   @inlinable static func isHex(_ c: UInt8) -> Bool {
     c &- 0x30 < 10 || (c | 0x20) &- 0x61 < 6
   }
-  @inlinable static func hexValue(_ c: UInt8) -> UInt64 {
-    c &- 0x30 < 10 ? UInt64(c &- 0x30) : UInt64((c | 0x20) &- 0x61 &+ 10)
-  }
   /// Letters, digits, `_`, `.`, `$`: one bit test in a 128-bit set (the chain of range
   /// compares was half the frame parser's time).
   @inlinable static func isIdent(_ c: UInt8) -> Bool {
@@ -110,8 +107,8 @@ extension UnsafeBufferPointer where Element == UInt8 {
     let start = j
     let end = Swift.min(count, start + 16)
     var v: UInt64 = 0
-    // One classification per digit (testing `isHex` and then computing `hexValue` was twice
-    // the work, on every frame's offset and size).
+    // One classification per digit (testing `isHex` and then computing the value apart was
+    // twice the work, on every frame's offset and size).
     while j < end {
       let c = self[j]
       let d = c &- 0x30
