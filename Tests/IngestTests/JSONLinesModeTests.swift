@@ -234,6 +234,52 @@ import Testing
     }
   }
 
+  @Test func addressesAreSixteenHexDigitStrings() {
+    // Every nibble value in every position, besides the usual magnitudes.
+    var values = Self.interestingValues()
+    for shift in stride(from: 0, to: 64, by: 4) { for d in 0..<16 { values.append(UInt64(d) << UInt64(shift)) } }
+    var out = [UInt8](repeating: 0xEE, count: 32)
+    for v in values {
+      let hex = String(v, radix: 16)
+      let expected = "\"" + String(repeating: "0", count: 16 - hex.count) + hex + "\""
+      let n = out.withUnsafeMutableBufferPointer { JSONBuffer.putAddress($0.baseAddress!, v) - $0.baseAddress! }
+      #expect(String(decoding: out[..<n], as: UTF8.self) == expected)
+      #expect(out[n] == 0xEE, "wrote past the address")
+      let j = JSONBuffer()
+      j.hexAddress(v)
+      #expect(String(decoding: j.bytes, as: UTF8.self) == expected)
+      #expect("\"" + KernelAddress.string(v) + "\"" == expected)
+      #expect(KernelAddress.parse(KernelAddress.string(v)) == v && KernelAddress.parse("0x" + hex) == v)
+    }
+    #expect(KernelAddress.parse("") == nil && KernelAddress.parse("0x") == nil && KernelAddress.parse("1ffffffffffffffff") == nil)
+  }
+
+  /// `--jsonl | jq` must not lose an address: as a number jq read 18446744071593071497 as a
+  /// double and printed 18446744071593070000.
+  @Test func addressesSurviveReadersThatUseDoubles() throws {
+    let log = "[  5.0] BUG: unable to handle page fault for address: ffffffff\n[  5.1] Call Trace:\n[  5.1]  [<ffffffff8100b2d4>] dump_stack+0xc1/0x128\n[  5.2] 1 lock held by a/1:\n[  5.2]  #0: ffff888012345678 (&dev->mutex){+.+.}-{4:4}, at: f+0x1/0x2\n"
+    var out: [UInt8] = []
+    let sink = JSONLinesOutput { out += $0 }
+    let p = EventParser(rules: testRules, file: "t.log") { _ in }
+    p.jsonLines = sink
+    try LogSource.bytes(Array(log.utf8), name: "t.log").forEachLine { p.consume($0) }
+    p.finish()
+    sink.flush()
+    let text = String(decoding: out, as: UTF8.self)
+    #expect(text.contains("\"address\":\"ffffffff8100b2d4\""), "\(text)")
+    #expect(text.contains("\"address\":\"ffff888012345678\""), "\(text)")
+    // Read back as events (the string form), and the number form earlier versions wrote.
+    let decoder = JSONDecoder()
+    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    for line in text.split(separator: "\n") {
+      _ = try decoder.decode(Event.self, from: Data(line.utf8))
+    }
+    let old = try decoder.decode(Frame.self, from: Data(#"{"address":18446744071578890964,"line":3}"#.utf8))
+    let new = try decoder.decode(Frame.self, from: Data(#"{"address":"0xffffffff8100b2d4","line":3}"#.utf8))
+    #expect(old.address == 0xffff_ffff_8100_b2d4 && new.address == 0xffff_ffff_8100_b2d4)
+    #expect(throws: DecodingError.self) { try decoder.decode(Frame.self, from: Data(#"{"address":"kernel","line":3}"#.utf8)) }
+  }
+
   @Test func smallCopiesCopyExactlyTheirBytes() {
     let source = (0..<80).map { UInt8(0x21 + $0) }
     for n in 0...70 {

@@ -195,6 +195,30 @@ public struct HeldLock: Sendable, Hashable, Codable {
     self.name = name
     self.line = line
   }
+
+  private enum CodingKeys: String, CodingKey { case index, address, name, usage, waitType, site, line }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    index = try c.decode(Int.self, forKey: .index)
+    address = try KernelAddress.decode(c, .address)
+    name = try c.decode(String.self, forKey: .name)
+    usage = try c.decodeIfPresent(String.self, forKey: .usage)
+    waitType = try c.decodeIfPresent(String.self, forKey: .waitType)
+    site = try c.decodeIfPresent(Frame.self, forKey: .site)
+    line = try c.decode(Int.self, forKey: .line)
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(index, forKey: .index)
+    try KernelAddress.encode(address, &c, .address)
+    try c.encode(name, forKey: .name)
+    try c.encodeIfPresent(usage, forKey: .usage)
+    try c.encodeIfPresent(waitType, forKey: .waitType)
+    try c.encodeIfPresent(site, forKey: .site)
+    try c.encode(line, forKey: .line)
+  }
 }
 
 /// `N locks held by comm/pid:` and its entries (lockdep `lockdep_print_held_locks()`).

@@ -261,6 +261,37 @@ public final class JSONBuffer {
     return p + digits
   }
 
+  /// A kernel address as a JSON string of 16 lower-case hex digits, the way x86-64 prints
+  /// `[<%px>]` and lockdep prints lock addresses (so it can be searched for in the log). A JSON
+  /// number would not survive jq or JavaScript: they read numbers as doubles, and
+  /// 18446744071593071497 came back as 18446744071593070000.
+  @inline(__always) static func putAddress(_ p: UnsafeMutablePointer<UInt8>, _ v: UInt64) -> UnsafeMutablePointer<UInt8> {
+    let d = UnsafeMutableRawPointer(p)
+    d.storeBytes(of: 0x22, as: UInt8.self)
+    d.storeBytes(of: hexDigits(UInt32(truncatingIfNeeded: v >> 32)), toByteOffset: 1, as: UInt64.self)
+    d.storeBytes(of: hexDigits(UInt32(truncatingIfNeeded: v)), toByteOffset: 9, as: UInt64.self)
+    d.storeBytes(of: 0x22, toByteOffset: 17, as: UInt8.self)
+    return p + 18
+  }
+
+  /// The 8 hex digits of `v` as ASCII bytes, most significant first in memory: each nibble is
+  /// spread into a byte of its own, then all eight become digits or letters at once.
+  @inline(__always) static func hexDigits(_ v: UInt32) -> UInt64 {
+    var x = UInt64(v)
+    x = (x | x << 16) & 0x0000_FFFF_0000_FFFF
+    x = (x | x << 8) & 0x00FF_00FF_00FF_00FF
+    x = (x | x << 4) & 0x0F0F_0F0F_0F0F_0F0F
+    // 0x27 more for nibbles 10...15: 'a' - '0' - 10.
+    let letters = ((x &+ 0x0606_0606_0606_0606) & 0x1010_1010_1010_1010) >> 4
+    return (x &+ 0x3030_3030_3030_3030 &+ letters &* 0x27).byteSwapped
+  }
+
+  /// See `putAddress`.
+  func hexAddress(_ v: UInt64) {
+    reserve(18)
+    count = JSONBuffer.putAddress(base + count, v) - base
+  }
+
   static let digitPairs: StaticString =
     "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
 
@@ -480,7 +511,7 @@ extension JSONBuffer {
       var first = true
       if let a = raw.address {
         p = Self.put(p, "\"address\":")
-        p = Self.put(p, a)
+        p = Self.putAddress(p, a)
         first = false
       }
       if context != .task {
@@ -553,7 +584,7 @@ extension JSONBuffer {
     byte(0x7B)
     if let a = address {
       key("address", first: &f)
-      uint(a)
+      hexAddress(a)
     }
     if context != .task {
       key("context", first: &f)
@@ -627,7 +658,7 @@ extension JSONBuffer {
     byte(0x7B)
     if let a = l.address {
       key("address", first: &f)
-      uint(a)
+      hexAddress(a)
     }
     key("index", first: &f)
     int(l.index)

@@ -66,7 +66,7 @@ extension Frame {
     offset = try c.decodeIfPresent(UInt64.self, forKey: .offset)
     size = try c.decodeIfPresent(UInt64.self, forKey: .size)
     module = try c.decodeIfPresent(String.self, forKey: .module)
-    address = try c.decodeIfPresent(UInt64.self, forKey: .address)
+    address = try KernelAddress.decode(c, .address)
     isReliable = try c.decodeIfPresent(Bool.self, forKey: .isReliable) ?? true
     isInline = try c.decodeIfPresent(Bool.self, forKey: .isInline) ?? false
     source = try c.decodeIfPresent(String.self, forKey: .source)
@@ -80,7 +80,7 @@ extension Frame {
     try c.encodeIfPresent(offset, forKey: .offset)
     try c.encodeIfPresent(size, forKey: .size)
     try c.encodeIfPresent(module, forKey: .module)
-    try c.encodeIfPresent(address, forKey: .address)
+    try KernelAddress.encode(address, &c, .address)
     if !isReliable { try c.encode(false, forKey: .isReliable) }
     if isInline { try c.encode(true, forKey: .isInline) }
     try c.encodeIfPresent(source, forKey: .source)
@@ -105,5 +105,37 @@ public struct InstructionPointer: Sendable, Hashable, Codable {
   public init(segment: String, frame: Frame?) {
     self.segment = segment
     self.frame = frame
+  }
+}
+
+/// Kernel addresses in JSON are strings of 16 hex digits (see `JSONBuffer.putAddress`: a JSON
+/// number loses the low digits in jq and JavaScript). Numbers are still read, for JSON written
+/// by earlier versions.
+public enum KernelAddress {
+  /// `ffffffff8100b2d4`: 16 lower-case digits, as x86-64 prints `%px`.
+  public static func string(_ v: UInt64) -> String {
+    let s = String(v, radix: 16)
+    return String(repeating: "0", count: max(0, 16 - s.utf8.count)) + s
+  }
+
+  /// Parses `ffffffff8100b2d4` or `0xffffffff8100b2d4`.
+  public static func parse(_ s: String) -> UInt64? {
+    let digits = s.hasPrefix("0x") || s.hasPrefix("0X") ? s.dropFirst(2) : Substring(s)
+    guard !digits.isEmpty, digits.utf8.count <= 16 else { return nil }
+    return UInt64(digits, radix: 16)
+  }
+
+  static func encode<K: CodingKey>(_ v: UInt64?, _ c: inout KeyedEncodingContainer<K>, _ key: K) throws {
+    if let v { try c.encode(string(v), forKey: key) }
+  }
+
+  static func decode<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> UInt64? {
+    guard c.contains(key), try !c.decodeNil(forKey: key) else { return nil }
+    if let n = try? c.decode(UInt64.self, forKey: key) { return n }
+    let s = try c.decode(String.self, forKey: key)
+    guard let v = parse(s) else {
+      throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "'\(s)' is not a hex address")
+    }
+    return v
   }
 }
