@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Ingest
@@ -53,6 +54,44 @@ import Testing
   ])
   func rejectsNonFrames(_ line: String) {
     #expect(FrameParser.parse(line) == nil)
+  }
+
+  /// The fast lane's parser (`parseCommon`) either declines a line or agrees with `parseRaw`:
+  /// on every line of the fixture logs, on the table above, and on variants at each point where
+  /// the lane declines (tabs, missing pieces, trailing text, 16+ hex digits, odd modules).
+  @Test func commonShapeParserAgreesWithTheGeneralOne() throws {
+    let log = try #require(FileManager.default.contents(atPath: TwoCoreParseTests.bigLog))
+    var taken = 0
+    var lines = Array(log).split(separator: 0x0A, omittingEmptySubsequences: false).map { line -> [UInt8] in
+      // The body, as the parser sees it: after `[ time]` and `[ caller]`.
+      var b = Array(line)
+      while b.first == 0x5B, let close = b.firstIndex(of: 0x5D), b[1] == 0x20 || b[1] == 0x54 || b[1] == 0x43 { b.removeSubrange(0...close) }
+      return b
+    }
+    lines += Self.rows.map { Array($0.line.utf8) }
+    let variants = [
+      " f+0x1/0x2", "  ? f+0x1/0x2", " ?f+0x1/0x2", " ? \tf+0x1/0x2", "\tf+0x1/0x2", " f+0x1/0x2\t", " f+0x1/0x2 ",
+      " f+0x1/0x2 x", " f+0x1/0x2x", " f+0x1/0xg", " f+0x/0x2", " f+0x1", " f+0x1/", " f+0x1/0x", " f+0X1/0X2",
+      " f+0x1111222233334444/0x2", " f+0x11112222333344445/0x2", " f+0x1/0x11112222333344445", " 9f+0x1/0x2", " .f+0x1/0x2",
+      " f+0x1/0x2 [m]", " f+0x1/0x2 [m]  ", " f+0x1/0x2 [m] x", " f+0x1/0x2 [ m]", " f+0x1/0x2 []", " f+0x1/0x2 [m", " f+0x1/0x2 [inline]",
+      " f+0x1/0x2 [m b]", " f+0x1/0x2 [m] [n]", " f+0x1/0x2 a.c:1", " [<ffffffff81000000>] f+0x1/0x2",
+      " [<ffffffff81000000>]  ? f+0x1/0x2 [m]", " [<ffffffff81000000>] 0xffffffff81000000", " [<ffffffff81000000>] 0x1+0x1/0x2",
+      " [<ffffffff81000000>] (f+0x1/0x2)", " [<ffffffff81000000> f+0x1/0x2", " [<>] f+0x1/0x2", " [<ffffffff81000000>]\tf+0x1/0x2",
+      " [c0000000012a3b40] [c000000000f1e2d0] f+0x1/0x2", " <TASK>", " f$x.y_1+0x1/0x2", " f\u{7F}+0x1/0x2", " f+0x1/0x2\r",
+    ]
+    lines += variants.map { Array($0.utf8) }
+    for line in lines {
+      line.withUnsafeBufferPointer { b in
+        guard let common = FrameParser.parseCommon(b) else { return }
+        taken += 1
+        #expect(common == FrameParser.parseRaw(b), "\(String(decoding: b, as: UTF8.self))")
+      }
+    }
+    // The lane must take the usual frames, or it speeds nothing up.
+    #expect(taken > 1000)
+    for usual in [" f+0x1/0x2", " ? f+0x1/0x2 [m]", " [<ffffffff81000000>] ? f+0x1/0x2"] {
+      #expect(Array(usual.utf8).withUnsafeBufferPointer { FrameParser.parseCommon($0) } != nil, "\(usual)")
+    }
   }
 
   @Test func parsesKernelRIP() throws {

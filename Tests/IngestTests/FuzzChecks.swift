@@ -81,10 +81,19 @@ enum FuzzChecks {
     if let f = FrameParser.parse(b, line: 1) {
       problems += frameFields(f)
     }
+    problems += commonFrameAgrees(b)
     for at in [0, 5] where at <= b.count {
       if let ip = FrameParser.parseRIP(b, at: at, line: 1), let f = ip.frame { problems += frameFields(f) }
     }
     return problems
+  }
+
+  /// The common-shape frame parser (the parser's fast lane) takes a line only as the general
+  /// one would.
+  static func commonFrameAgrees(_ b: UnsafeBufferPointer<UInt8>) -> [String] {
+    guard let common = FrameParser.parseCommon(b) else { return [] }
+    let general = FrameParser.parseRaw(b)
+    return common == general ? [] : ["parseCommon \(common) != parseRaw \(String(describing: general)) for '\(String(decoding: b, as: UTF8.self))'"]
   }
 
   static func frameFields(_ f: Frame) -> [String] {

@@ -158,34 +158,8 @@ public final class JSONBuffer {
   }
 
   func uint(_ v: UInt64) {
-    // 20 digits at most: count them, then write backwards in place, two per division.
-    reserve(20)
-    // Powers of ten by multiplication: a chain of divisions by 10 was this function's hot spot.
-    var digits = 1
-    var power: UInt64 = 10
-    while digits < 20, v >= power {
-      digits += 1
-      power = power &* 10
-    }
-    var v = v
-    var at = base + count + digits
-    count += digits
-    while v >= 100 {
-      let pair = Int(v % 100) &* 2
-      v /= 100
-      at -= 2
-      at[0] = Self.digitPairs.utf8Start[pair]
-      at[1] = Self.digitPairs.utf8Start[pair + 1]
-    }
-    if v >= 10 {
-      let pair = Int(v) &* 2
-      at -= 2
-      at[0] = Self.digitPairs.utf8Start[pair]
-      at[1] = Self.digitPairs.utf8Start[pair + 1]
-    } else {
-      at -= 1
-      at[0] = UInt8(truncatingIfNeeded: v) &+ 0x30
-    }
+    reserve(24)
+    count = Self.put(base + count, v) - base
   }
 
   /// `range` of a line is empty or printable ASCII needing no escape (nil: absent, so fine).
@@ -228,37 +202,46 @@ public final class JSONBuffer {
     return p + r.count
   }
 
-  /// Decimal digits of `v` at `p`, as `uint` writes them.
+  /// Decimal digits of `v` at `p`; may write up to 24 bytes (the caller reserved them).
   @inline(__always) static func put(_ p: UnsafeMutablePointer<UInt8>, _ v: UInt64) -> UnsafeMutablePointer<UInt8> {
-    var digits = 1
-    if v >= 10_000_000_000_000_000_000 {
-      digits = 20  // kernel text addresses
-    } else {
-      var power: UInt64 = 10
-      while v >= power {
-        digits += 1
-        power = power &* 10
-      }
+    if v < 100_000_000 { return putShort(p, UInt32(truncatingIfNeeded: v)) }
+    return putLong(p, v)
+  }
+
+  /// Line numbers, offsets and sizes: below 10^8.
+  @inline(__always) static func putShort(_ p: UnsafeMutablePointer<UInt8>, _ v: UInt32) -> UnsafeMutablePointer<UInt8> {
+    if v < 10 {
+      p[0] = UInt8(truncatingIfNeeded: v) &+ 0x30
+      return p + 1
     }
-    var v = v
-    var at = p + digits
-    while v >= 100 {
-      let pair = Int(v % 100) &* 2
-      v /= 100
-      at -= 2
-      at[0] = digitPairs.utf8Start[pair]
-      at[1] = digitPairs.utf8Start[pair + 1]
-    }
-    if v >= 10 {
-      let pair = Int(v) &* 2
-      at -= 2
-      at[0] = digitPairs.utf8Start[pair]
-      at[1] = digitPairs.utf8Start[pair + 1]
-    } else {
-      at -= 1
-      at[0] = UInt8(truncatingIfNeeded: v) &+ 0x30
-    }
-    return p + digits
+    let d = eightDigits(v)
+    // The most significant digit is the lowest byte: leading zeros are the low zero bytes.
+    let zeros = d.trailingZeroBitCount & ~7
+    UnsafeMutableRawPointer(p).storeBytes(of: (d >> UInt64(zeros)) | 0x3030_3030_3030_3030, as: UInt64.self)
+    return p + 8 - zeros >> 3
+  }
+
+  private static func putLong(_ p: UnsafeMutablePointer<UInt8>, _ v: UInt64) -> UnsafeMutablePointer<UInt8> {
+    let high = v / 100_000_000
+    let q = high < 100_000_000 ? putShort(p, UInt32(truncatingIfNeeded: high)) : putShort(putShort(p, UInt32(truncatingIfNeeded: high / 100_000_000)), UInt32(truncatingIfNeeded: high % 100_000_000), padded: true)
+    return putShort(q, UInt32(truncatingIfNeeded: v % 100_000_000), padded: true)
+  }
+
+  /// All eight digits of `v` < 10^8, leading zeros included.
+  @inline(__always) static func putShort(_ p: UnsafeMutablePointer<UInt8>, _ v: UInt32, padded: Bool) -> UnsafeMutablePointer<UInt8> {
+    UnsafeMutableRawPointer(p).storeBytes(of: eightDigits(v) | 0x3030_3030_3030_3030, as: UInt64.self)
+    return p + 8
+  }
+
+  /// The eight decimal digits of `v` < 10^8 as byte values 0...9, most significant in the lowest
+  /// byte: split into 4-digit halves, then 2-digit and 1-digit parts in every lane at once (the
+  /// multiply-shifts are exact division by 100 and by 10 for the lane ranges they see).
+  @inline(__always) static func eightDigits(_ v: UInt32) -> UInt64 {
+    var x = UInt64(v / 10_000) | UInt64(v % 10_000) << 32
+    let hundreds = ((x &* 5243) >> 19) & 0x0000_007F_0000_007F
+    x = hundreds | (x &- hundreds &* 100) << 16
+    let tens = ((x &* 103) >> 10) & 0x000F_000F_000F_000F
+    return tens | (x &- tens &* 10) << 8
   }
 
   /// A kernel address as a JSON string of 16 lower-case hex digits, the way x86-64 prints
@@ -291,9 +274,6 @@ public final class JSONBuffer {
     reserve(18)
     count = JSONBuffer.putAddress(base + count, v) - base
   }
-
-  static let digitPairs: StaticString =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
 
   func int(_ v: Int) {
     if v < 0 {

@@ -123,6 +123,16 @@ public final class EventParser {
     if !isDetailed, ftrace == nil, countOnlyFastPath, skipsCountOnly(raw, from: pre.bodyStart, key: pre.callerKey, number: line.number) {
       return
     }
+    // Most lines of a report are plain frames: taken here, before the dispatch below, when the
+    // open report of this context would do nothing with the line but add the frame.
+    if isDetailed, ftrace == nil, pre.bodyStart < raw.count, raw[pre.bodyStart] == 0x20,
+      let ref = reports.unretained(pre.callerKey)
+    {
+      let number = line.number
+      if ref._withUnsafeGuaranteedRef({ $0.takePlainFrame(UnsafeBufferPointer(rebasing: raw[pre.bodyStart...]), line: raw, number: number) }) {
+        return
+      }
+    }
     fastKey = Int.max  // the slow path may change any state: recompute the fast one next line
     currentLine = raw
     let body = UnsafeBufferPointer(rebasing: raw[pre.bodyStart...])
@@ -848,6 +858,34 @@ final class ReportState {
     } else if c == 0x73, report.kind == .lockdep, body.has("stack backtrace:", at: t) {
       sawStackBacktrace = true
     }
+    return true
+  }
+
+  /// A frame line in the common shape (`FrameParser.parseCommon`) when `consume` would do
+  /// nothing with it but collect the frame: not counting only, not in a lockdep report or a
+  /// held-lock list. The body starts with a space, so it cannot start a header or a dump.
+  /// Returns false, having changed nothing, otherwise.
+  @inline(__always)
+  func takePlainFrame(_ body: UnsafeBufferPointer<UInt8>, line raw: UnsafeBufferPointer<UInt8>, number: Int) -> Bool {
+    guard !isCountOnly, chainIndex < 0, !inHeldLocks, report.kind != .lockdep, let f = FrameParser.parseCommon(body) else {
+      return false
+    }
+    if frameCount >= max {
+      omitted += 1
+    } else if framesJSON != nil {
+      // Borrowed, not retained: a retain/release pair around every frame showed in profiles.
+      let first = frameCount == 0
+      Unmanaged.passUnretained(framesJSON.unsafelyUnwrapped)._withUnsafeGuaranteedRef { json in
+        if !first { json.byte(0x2C) }
+        json.frame(f, in: body, context: context, line: number)
+      }
+      frameCount += 1
+    } else {
+      report.frames.append(Frame(f, in: body, context: context, line: number))
+      frameCount += 1
+    }
+    report.endLine = number
+    if text != nil { appendText(raw) }
     return true
   }
 

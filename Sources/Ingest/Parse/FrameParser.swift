@@ -135,6 +135,69 @@ public enum FrameParser {
     return raw
   }
 
+  /// The shapes most frame lines have, parsed without the general parser's detours:
+  /// ` [<addr>] ? func+0xOFF/0xSIZE [module]` with the address, `? ` and module optional and
+  /// nothing after. Returns nil for anything else, which `parseRaw` then handles; when it
+  /// returns a frame, it is exactly what `parseRaw` returns (tested on every fixture line and
+  /// in the frame fuzz target).
+  @inline(__always)
+  static func parseCommon(_ b: UnsafeBufferPointer<UInt8>) -> RawFrame? {
+    let n = b.count
+    guard let p = b.baseAddress else { return nil }
+    var i = 0
+    while i < n, p[i] == 0x20 { i += 1 }
+    guard i > 0, i + 6 < n else { return nil }
+    var address: UInt64?
+    if p[i] == 0x5B {
+      // `[<` + hex + `>]`, then spaces.
+      guard p[i + 1] == 0x3C, let (v, e) = b.hex(at: i + 2), e + 1 < n, p[e] == 0x3E, p[e + 1] == 0x5D else { return nil }
+      address = v
+      i = e + 2
+      while i < n, p[i] == 0x20 { i += 1 }
+      guard i + 6 < n else { return nil }
+    }
+    var reliable = true
+    if p[i] == 0x3F {
+      guard p[i + 1] == 0x20 else { return nil }
+      reliable = false
+      i += 2
+      while i < n, p[i] == 0x20 { i += 1 }
+    }
+    let symStart = i
+    i = b.identEnd(from: i)
+    // A name, not a number (nor `0x…` after an address) or a dot, then `+0x`.
+    guard i > symStart, i + 3 < n, p[i] == 0x2B, p[i + 1] == 0x30, p[i + 2] | 0x20 == 0x78,
+      !Bytes.isDigit(p[symStart]), p[symStart] != 0x2E
+    else { return nil }
+    let symEnd = i
+    guard let (offset, e) = b.hex(at: i + 1), e + 3 < n, p[e] == 0x2F, p[e + 1] == 0x30, p[e + 2] | 0x20 == 0x78,
+      let (size, e2) = b.hex(at: e + 1)
+    else { return nil }
+    i = e2
+    var module: Range<Int>?
+    if i < n {
+      // ` [module]` or ` [module buildid]`, then only spaces.
+      guard p[i] == 0x20 else { return nil }
+      while i < n, p[i] == 0x20 { i += 1 }
+      if i < n {
+        guard p[i] == 0x5B, let close = b.find(byte: 0x5D, from: i + 1), !b.has("[inline]", at: i) else { return nil }
+        var m = i + 1
+        while m < close, p[m] != 0x20 { m += 1 }
+        guard m > i + 1 else { return nil }
+        module = i + 1..<m
+        i = close + 1
+        while i < n, p[i] == 0x20 { i += 1 }
+        guard i == n else { return nil }
+      }
+    }
+    var raw = RawFrame(address: address, isReliable: reliable)
+    raw.function = symStart..<symEnd
+    raw.offset = offset
+    raw.size = size
+    raw.module = module
+    return raw
+  }
+
   /// Parses a frame from text (tests, cold paths).
   public static func parse(_ text: String, line: Int = 0) -> Frame? {
     var t = text
@@ -181,7 +244,7 @@ public enum FrameParser {
 }
 
 /// A frame line's parts as ranges of the line's bytes (see `FrameParser.parseRaw`).
-struct RawFrame {
+struct RawFrame: Equatable {
   var function: Range<Int>?
   var offset: UInt64?
   var size: UInt64?
