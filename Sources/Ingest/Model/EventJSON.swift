@@ -862,7 +862,15 @@ extension JSONBuffer {
 
   /// `frames` / `registers`, when given, hold the report's lists already encoded (`--jsonl`
   /// writes them while parsing; `r.frames` / `r.registers` are then empty).
-  func report(_ r: CrashReport, frames encodedFrames: JSONBuffer? = nil, registers encodedRegisters: JSONBuffer? = nil) {
+  /// `{"kind":"report","report":…}`, as `event(.report(r), …)` writes it, from a report borrowed
+  /// where it lies (wrapping it in an `Event` copied it, retaining each of its strings and arrays).
+  func reportEvent(_ r: borrowing CrashReport, frames: JSONBuffer?, registers: JSONBuffer?) {
+    raw("{\"kind\":\"report\",\"report\":")
+    report(r, frames: frames, registers: registers)
+    byte(0x7D)
+  }
+
+  func report(_ r: borrowing CrashReport, frames encodedFrames: JSONBuffer? = nil, registers encodedRegisters: JSONBuffer? = nil) {
     var f = true
     byte(0x7B)
     if let v = r.code {

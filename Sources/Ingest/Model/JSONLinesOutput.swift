@@ -18,6 +18,12 @@ public final class JSONLinesOutput {
   public func write(_ event: Event) { write(event, frames: nil, registers: nil) }
 
   /// `frames` / `registers`: a report's or task dump's lists, already encoded.
+  /// A report's line (the same bytes as `write(.report(r), …)`), the report borrowed.
+  func writeReport(_ r: borrowing CrashReport, frames: JSONBuffer?, registers: JSONBuffer?) {
+    buffer.reportEvent(r, frames: frames, registers: registers)
+    endLine()
+  }
+
   func write(_ event: Event, frames: JSONBuffer?, registers: JSONBuffer?) {
     buffer.event(event, frames: frames, registers: registers)
     endLine()

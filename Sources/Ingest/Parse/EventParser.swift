@@ -129,7 +129,10 @@ public final class EventParser {
       let ref = reports.unretained(pre.callerKey)
     {
       let number = line.number
-      if ref._withUnsafeGuaranteedRef({ $0.takePlainFrame(UnsafeBufferPointer(rebasing: raw[pre.bodyStart...]), line: raw, number: number) }) {
+      // (In a lockdep report every line also goes to the held-lock list of its context; a
+      // frame line only ends an open one, so with none open it changes nothing there.)
+      let noLockList = lockLists.isEmpty || !lockLists.contains(pre.callerKey)
+      if ref._withUnsafeGuaranteedRef({ $0.takePlainFrame(UnsafeBufferPointer(rebasing: raw[pre.bodyStart...]), line: raw, number: number, noLockList: noLockList) }) {
         return
       }
     }
@@ -484,6 +487,15 @@ public final class EventParser {
     // Count-only reports are only tallied; JSON Lines mode tallies what it writes.
     if r.isCountOnly || jsonLines != nil { countedReports[r.report.kind, default: 0] += 1 }
     if r.isCountOnly { return }
+    if let out = jsonLines, onReportText == nil {
+      // Written where it lies: the report is done with.
+      r.report.isTruncated = truncated
+      if r.omitted > 0 { r.report.omittedFrameCount = r.omitted }
+      out.writeReport(r.report, frames: r.framesJSON, registers: r.registersJSON)
+      recycle(r.framesJSON)
+      recycle(r.registersJSON)
+      return
+    }
     var report = r.report
     if let cb = onReportText, let text = r.text { cb(report, text) }
     report.isTruncated = truncated
@@ -862,12 +874,15 @@ final class ReportState {
   }
 
   /// A frame line in the common shape (`FrameParser.parseCommon`) when `consume` would do
-  /// nothing with it but collect the frame: not counting only, not in a lockdep report or a
-  /// held-lock list. The body starts with a space, so it cannot start a header or a dump.
-  /// Returns false, having changed nothing, otherwise.
+  /// nothing with it but collect the frame: not counting only, not in a held-lock list, not a
+  /// frame of a lockdep chain block, and in a lockdep report only while the context has no
+  /// held-lock list open (`noLockList`). The body starts with a space, so it cannot start a
+  /// header or a dump. Returns false, having changed nothing, otherwise.
   @inline(__always)
-  func takePlainFrame(_ body: UnsafeBufferPointer<UInt8>, line raw: UnsafeBufferPointer<UInt8>, number: Int) -> Bool {
-    guard !isCountOnly, chainIndex < 0, !inHeldLocks, report.kind != .lockdep, let f = FrameParser.parseCommon(body) else {
+  func takePlainFrame(_ body: UnsafeBufferPointer<UInt8>, line raw: UnsafeBufferPointer<UInt8>, number: Int, noLockList: Bool) -> Bool {
+    guard !isCountOnly, !inHeldLocks, chainIndex < 0 || inTrace, report.kind != .lockdep || noLockList,
+      let f = FrameParser.parseCommon(body)
+    else {
       return false
     }
     if frameCount >= max {
