@@ -199,6 +199,37 @@ enum FuzzChecks {
     let b = counted + countOnly.filter { if case .report = $0 { true } else { false } }.count
     if a != b { problems.append("detailed found \(a) reports, count-only \(b)") }
     problems += countOnlyFastPathAgrees(input, rules: rules)
+    problems += frameLaneAgrees(input, rules: rules)
+    return problems
+  }
+
+  /// The frame lane (EventParser.frameLane) only skips work: with it off, the same events come
+  /// out, and in JSON Lines mode the same bytes.
+  static func frameLaneAgrees(_ input: UnsafeBufferPointer<UInt8>, rules: IngestRules, maxFrames: Int = 64) -> [String] {
+    func events(lane: Bool) -> [Event] {
+      var events: [Event] = []
+      let parser = EventParser(rules: rules, file: "fuzz.log") { events.append($0) }
+      parser.frameLane = lane
+      parser.maxFramesPerReport = maxFrames
+      forEachLine(input, cap: 4096) { parser.consume($0) }
+      parser.finish()
+      return events
+    }
+    func jsonLines(lane: Bool) -> [UInt8] {
+      var out: [UInt8] = []
+      let sink = JSONLinesOutput { out += $0 }
+      let parser = EventParser(rules: rules, file: "fuzz.log") { _ in }
+      parser.jsonLines = sink
+      parser.frameLane = lane
+      parser.maxFramesPerReport = maxFrames
+      forEachLine(input, cap: 4096) { parser.consume($0) }
+      parser.finish()
+      sink.flush()
+      return out
+    }
+    var problems: [String] = []
+    if events(lane: true) != events(lane: false) { problems.append("the frame lane changed the events") }
+    if jsonLines(lane: true) != jsonLines(lane: false) { problems.append("the frame lane changed the JSON Lines") }
     return problems
   }
 

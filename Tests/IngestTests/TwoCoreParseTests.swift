@@ -89,6 +89,28 @@ import Testing
     #expect(problems == [])
   }
 
+  /// The frame lane skips work only: on every real log, the same events, and the same JSON
+  /// Lines bytes, as without it (with the frame cap high enough that every frame is kept).
+  @Test func frameLaneChangesNothingOnRealLogs() throws {
+    let bytes = try #require(FileManager.default.contents(atPath: Self.bigLog))
+    let problems = Array(bytes).withUnsafeBufferPointer { FuzzChecks.frameLaneAgrees($0, rules: testRules, maxFrames: 4096) }
+    #expect(problems == [])
+  }
+
+  /// The lane's conditions, on lines real logs rarely have: a held-lock list still open when a
+  /// lockdep report starts in its context (the first frame line ends the list), frames of a
+  /// chain block, a frame right after a list's entries, frames past the cap.
+  @Test(arguments: [
+    "[    1.0] 1 lock held by a/1:\n[    1.0]  #0: ffff888000000001 (&x){+.+.}-{4:4}, at: g+0x1/0x2\n[    1.1] WARNING: possible circular locking dependency detected\n[    1.1]  f+0x1/0x2\n[    1.1]  k+0x1/0x2\n",
+    "[    1.1] WARNING: possible circular locking dependency detected\n[    1.1] the existing dependency chain (in reverse order) is:\n[    1.1] \n-> #1 (&x){+.+.}-{4:4}:\n[    1.1]        f+0x1/0x2\n[    1.1]        g+0x1/0x2\n[    1.1] stack backtrace:\n[    1.1]  h+0x1/0x2\n",
+    "[    1.1] WARNING: possible circular locking dependency detected\n[    1.1] 2 locks held by a/1:\n[    1.1]  #0: ffff888000000001 (&x){+.+.}-{4:4}, at: g+0x1/0x2\n[    1.1]  f+0x1/0x2\n[    1.1]  #1: ffff888000000002 (&y){+.+.}-{4:4}, at: h+0x1/0x2\n",
+    "[    1.1] BUG: KASAN: use-after-free in f+0x1/0x2\n[    1.1] Call Trace:\n" + String(repeating: "[    1.1]  f+0x1/0x2\n", count: 70) + "[    1.1] ---[ end trace 0000000000000000 ]---\n",
+  ])
+  func frameLaneChangesNothingAtItsEdges(_ log: String) {
+    let problems = Array(log.utf8).withUnsafeBufferPointer { FuzzChecks.frameLaneAgrees($0, rules: testRules) }
+    #expect(problems == [])
+  }
+
   /// A head that is not eligible (e.g. a summary still decoding in detail at the split) cancels
   /// the tail and reads on alone: same result, and the tail's events are not used.
   @Test func ineligibleHeadReadsOnAlone() throws {

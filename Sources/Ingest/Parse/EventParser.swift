@@ -125,7 +125,7 @@ public final class EventParser {
     }
     // Most lines of a report are plain frames: taken here, before the dispatch below, when the
     // open report of this context would do nothing with the line but add the frame.
-    if isDetailed, ftrace == nil, pre.bodyStart < raw.count, raw[pre.bodyStart] == 0x20,
+    if isDetailed, frameLane, ftrace == nil, pre.bodyStart < raw.count, raw[pre.bodyStart] == 0x20,
       let ref = reports.unretained(pre.callerKey)
     {
       let number = line.number
@@ -206,6 +206,9 @@ public final class EventParser {
 
   /// Off only in tests, which check the fast path changes no result.
   var countOnlyFastPath = true
+  /// The frame lane (`ReportState.takePlainFrame`); off only in tests, which check it changes
+  /// no result.
+  var frameLane = true
   private enum FastState { case idle, countOnlyReport, dump, other }
   /// The context the fast state below describes (`Int.max`: none; recomputed on demand).
   private var fastKey = Int.max
