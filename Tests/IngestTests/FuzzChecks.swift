@@ -206,43 +206,41 @@ enum FuzzChecks {
   /// The frame lane (EventParser.frameLane) only skips work: with it off, the same events come
   /// out, and in JSON Lines mode the same bytes.
   static func frameLaneAgrees(_ input: UnsafeBufferPointer<UInt8>, rules: IngestRules, maxFrames: Int = 64) -> [String] {
-    func events(lane: Bool) -> [Event] {
-      var events: [Event] = []
-      let parser = EventParser(rules: rules, file: "fuzz.log") { events.append($0) }
-      parser.frameLane = lane
-      parser.maxFramesPerReport = maxFrames
-      forEachLine(input, cap: 4096) { parser.consume($0) }
-      parser.finish()
-      return events
-    }
-    func jsonLines(lane: Bool) -> [UInt8] {
+    func run(lane: Bool, jsonLines: Bool) -> ([Event], [UInt8]) {
       var out: [UInt8] = []
       let sink = JSONLinesOutput { out += $0 }
-      let parser = EventParser(rules: rules, file: "fuzz.log") { _ in }
-      parser.jsonLines = sink
-      parser.frameLane = lane
-      parser.maxFramesPerReport = maxFrames
-      forEachLine(input, cap: 4096) { parser.consume($0) }
-      parser.finish()
+      let (events, _) = runParser(input, rules: rules) {
+        $0.frameLane = lane
+        $0.maxFramesPerReport = maxFrames
+        if jsonLines { $0.jsonLines = sink }
+      }
       sink.flush()
-      return out
+      return (events, out)
     }
     var problems: [String] = []
-    if events(lane: true) != events(lane: false) { problems.append("the frame lane changed the events") }
-    if jsonLines(lane: true) != jsonLines(lane: false) { problems.append("the frame lane changed the JSON Lines") }
+    if run(lane: true, jsonLines: false).0 != run(lane: false, jsonLines: false).0 { problems.append("the frame lane changed the events") }
+    if run(lane: true, jsonLines: true).1 != run(lane: false, jsonLines: true).1 { problems.append("the frame lane changed the JSON Lines") }
     return problems
+  }
+
+  /// Parses `input` with a parser `configure` has set up; the events and the finished parser.
+  static func runParser(_ input: UnsafeBufferPointer<UInt8>, rules: IngestRules, configure: (EventParser) -> Void) -> ([Event], EventParser) {
+    var events: [Event] = []
+    let parser = EventParser(rules: rules, file: "fuzz.log") { events.append($0) }
+    configure(parser)
+    forEachLine(input, cap: 4096) { parser.consume($0) }
+    parser.finish()
+    return (events, parser)
   }
 
   /// The count-only fast path (EventParser.skipsCountOnly) only skips work: with it off, the
   /// same events and the same tallies come out.
   static func countOnlyFastPathAgrees(_ input: UnsafeBufferPointer<UInt8>, rules: IngestRules) -> [String] {
     func run(fast: Bool) -> ([Event], [String]) {
-      var events: [Event] = []
-      let parser = EventParser(rules: rules, file: "fuzz.log") { events.append($0) }
-      parser.isDetailed = false
-      parser.countOnlyFastPath = fast
-      forEachLine(input, cap: 4096) { parser.consume($0) }
-      parser.finish()
+      let (events, parser) = runParser(input, rules: rules) {
+        $0.isDetailed = false
+        $0.countOnlyFastPath = fast
+      }
       let tallies = [
         "\(parser.lineCount) \(parser.truncatedLineCount) \(parser.countedLockLists)",
         parser.countedReports.map { "\($0.key.rawValue)=\($0.value)" }.sorted().joined(separator: ","),
