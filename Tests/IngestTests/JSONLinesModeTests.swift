@@ -280,6 +280,20 @@ import Testing
     #expect(throws: DecodingError.self) { try decoder.decode(Frame.self, from: Data(#"{"address":"kernel","line":3}"#.utf8)) }
   }
 
+  @Test func timestampsPrintWithSixFractionDigits() {
+    var values: [Double] = [0, 0.000001, 0.5, 1, 9.999999, 10.0000005, 772.91901, 1234.5, 99999.999999, 100000, 4_294_967.295]
+    var rng = SystemRandomNumberGenerator()
+    values += (0..<2000).map { _ in Double(UInt32.random(in: 0...UInt32.max, using: &rng)) / Double(UInt32.random(in: 1...1_000_000, using: &rng)) }
+    for v in values {
+      let us = Int((v * 1_000_000).rounded())
+      let frac = String(abs(us % 1_000_000))
+      let expected = "\(us / 1_000_000)." + String(repeating: "0", count: 6 - frac.count) + frac
+      let j = JSONBuffer()
+      j.double(v)
+      #expect(String(decoding: j.bytes, as: UTF8.self) == expected, "\(v)")
+    }
+  }
+
   @Test func smallCopiesCopyExactlyTheirBytes() {
     let source = (0..<80).map { UInt8(0x21 + $0) }
     for n in 0...70 {

@@ -289,12 +289,11 @@ public final class JSONBuffer {
     let us = Int((v * 1_000_000).rounded())
     int(us / 1_000_000)
     byte(0x2E)
-    let frac = abs(us % 1_000_000)
-    var div = 100_000
-    while div > 0 {
-      byte(UInt8(frac / div % 10) + 0x30)
-      div /= 10
-    }
+    // Six digits, leading zeros kept: the last six of `eightDigits` (the first two are zero).
+    let frac = UInt32(truncatingIfNeeded: abs(us % 1_000_000))
+    reserve(8)
+    UnsafeMutableRawPointer(base + count).storeBytes(of: (Self.eightDigits(frac) >> 16) | 0x3030_3030_3030_3030, as: UInt64.self)
+    count += 6
   }
 
   func bool(_ v: Bool) { v ? raw("true") : raw("false") }
@@ -787,21 +786,38 @@ extension JSONBuffer {
   }
 
   func marker(_ m: Marker) {
+    marker(
+      kind: m.kind, file: m.position.file, line: m.position.line, offset: m.position.offset, text: m.text,
+      timestamp: m.timestamp, value: m.value)
+  }
+
+  /// `{"kind":"marker","marker":…}`, as `event(.marker(…))` writes it.
+  func markerEvent<F: JSONStringValue, S: JSONStringValue>(
+    kind: MarkerKind, file: F, line: Int, offset: Int, text: S, timestamp: Double?, value: S?
+  ) {
+    raw("{\"kind\":\"marker\",\"marker\":")
+    marker(kind: kind, file: file, line: line, offset: offset, text: text, timestamp: timestamp, value: value)
+    byte(0x7D)
+  }
+
+  private func marker<F: JSONStringValue, S: JSONStringValue>(
+    kind: MarkerKind, file: F, line: Int, offset: Int, text: S, timestamp: Double?, value: S?
+  ) {
     var f = true
     byte(0x7B)
     key("kind", first: &f)
-    string(m.kind.rawValue)
+    string(kind.rawValue)
     key("position", first: &f)
-    position(m.position)
+    position(file: file, line: line, offset: offset)
     key("text", first: &f)
-    string(m.text)
-    if let t = m.timestamp {
+    self.text(text)
+    if let t = timestamp {
       key("timestamp", first: &f)
       double(t)
     }
-    if let v = m.value {
+    if let v = value {
       key("value", first: &f)
-      string(v)
+      self.text(v)
     }
     byte(0x7D)
   }

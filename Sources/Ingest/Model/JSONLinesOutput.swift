@@ -17,13 +17,25 @@ public final class JSONLinesOutput {
   /// Writes one event as a line (for callers that hold events as values).
   public func write(_ event: Event) { write(event, frames: nil, registers: nil) }
 
-  /// `frames` / `registers`: a report's or task dump's lists, already encoded.
   /// A report's line (the same bytes as `write(.report(r), …)`), the report borrowed.
   func writeReport(_ r: borrowing CrashReport, frames: JSONBuffer?, registers: JSONBuffer?) {
     buffer.reportEvent(r, frames: frames, registers: registers)
     endLine()
   }
 
+  /// A marker's line (the same bytes as `write(.marker(…))`), its text and value taken from the
+  /// line they were matched in.
+  func writeMarker(
+    _ kind: MarkerKind, line b: UnsafeBufferPointer<UInt8>, value: Range<Int>?, file: JSONBuffer, number: Int, offset: Int,
+    timestamp: Double?
+  ) {
+    buffer.markerEvent(
+      kind: kind, file: EncodedString(json: file), line: number, offset: offset, text: LineText(b, 0..<b.count),
+      timestamp: timestamp, value: value.map { LineText(b, $0) })
+    endLine()
+  }
+
+  /// `frames` / `registers`: a report's or task dump's lists, already encoded.
   func write(_ event: Event, frames: JSONBuffer?, registers: JSONBuffer?) {
     buffer.event(event, frames: frames, registers: registers)
     endLine()

@@ -37,7 +37,7 @@ public final class EventParser {
       fileJSON.string(file)
     }
   }
-  /// `file` encoded as a JSON string, for the positions of ftrace records.
+  /// `file` encoded as a JSON string, for the positions of ftrace records and markers.
   private let fileJSON = JSONBuffer(capacity: 256)
   /// Cleared buffers for the frames and registers of the next reports (JSON Lines mode).
   private var spareBuffers: [JSONBuffer] = []
@@ -509,6 +509,11 @@ public final class EventParser {
   }
 
   private func emitMarker(_ kind: MarkerKind, _ body: UnsafeBufferPointer<UInt8>, _ m: PCRE2Match, pre: ParsedPrefix, pos: SourcePosition) {
+    if let out = jsonLines {
+      // Written from the line: no strings made for the text and value.
+      out.writeMarker(kind, line: body, value: m["value"], file: fileJSON, number: pos.line, offset: pos.offset, timestamp: pre.timestamp)
+      return
+    }
     let value = m["value"].map { body.text($0) }
     deliver(.marker(Marker(kind: kind, text: body.text(from: 0), value: value, position: pos, timestamp: pre.timestamp)))
   }
