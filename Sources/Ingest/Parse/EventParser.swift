@@ -1060,15 +1060,20 @@ final class ReportState {
 
   private func registerLine(_ rest: UnsafeBufferPointer<UInt8>) {
     guard let f = rest.first, f &- 0x41 < 26, registerCount < 64 else { return }
-    guard let j = registersJSON else {
+    guard registersJSON != nil else {
       _ = LineParsers.registers(rest, into: &report.registers)
       registerCount = report.registers.count
       return
     }
-    _ = LineParsers.forEachRegister(rest) { name, value in
-      j.register(rest, name: name, value: value, first: registerCount == 0)
-      registerCount += 1
+    // Borrowed, not retained (as the frame buffer in `takePlainFrame`).
+    var n = registerCount
+    Unmanaged.passUnretained(registersJSON.unsafelyUnwrapped)._withUnsafeGuaranteedRef { j in
+      _ = LineParsers.forEachRegister(rest) { name, value in
+        j.register(rest, name: name, value: value, first: n == 0)
+        n += 1
+      }
     }
+    registerCount = n
   }
 }
 
