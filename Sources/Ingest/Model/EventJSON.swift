@@ -65,35 +65,41 @@ public final class JSONBuffer {
 
   func string(_ s: String) {
     byte(0x22)
-    var s = s
-    s.withUTF8 { b in
-      guard let p = b.baseAddress else { return }
-      // Nearly always nothing to escape: one word-wise check and one copy.
-      if Self.isPlain(p, b.count) {
-        append(p, b.count)
-        return
-      }
-      var start = 0
-      for i in 0..<b.count {
-        let c = p[i]
-        guard c < 0x20 || c == 0x22 || c == 0x5C else { continue }
-        append(p + start, i - start)
-        switch c {
-        case 0x22: raw("\\\"")
-        case 0x5C: raw("\\\\")
-        case 0x0A: raw("\\n")
-        case 0x09: raw("\\t")
-        case 0x0D: raw("\\r")
-        default:
-          raw("\\u00")
-          byte(Self.hexDigits.utf8Start[Int(c >> 4)])
-          byte(Self.hexDigits.utf8Start[Int(c & 15)])
-        }
-        start = i + 1
-      }
-      append(p + start, b.count - start)
+    // Native strings lend their bytes in place; `withUTF8` needed a mutable copy (a retain).
+    if s.utf8.withContiguousStorageIfAvailable({ stringBody($0) }) == nil {
+      var s = s
+      s.withUTF8 { stringBody($0) }
     }
     byte(0x22)
+  }
+
+  /// The escaped bytes of `string` (without the quotes).
+  private func stringBody(_ b: UnsafeBufferPointer<UInt8>) {
+    guard let p = b.baseAddress else { return }
+    // Nearly always nothing to escape: one word-wise check and one copy.
+    if Self.isPlain(p, b.count) {
+      append(p, b.count)
+      return
+    }
+    var start = 0
+    for i in 0..<b.count {
+      let c = p[i]
+      guard c < 0x20 || c == 0x22 || c == 0x5C else { continue }
+      append(p + start, i - start)
+      switch c {
+      case 0x22: raw("\\\"")
+      case 0x5C: raw("\\\\")
+      case 0x0A: raw("\\n")
+      case 0x09: raw("\\t")
+      case 0x0D: raw("\\r")
+      default:
+        raw("\\u00")
+        byte(Self.hexDigits.utf8Start[Int(c >> 4)])
+        byte(Self.hexDigits.utf8Start[Int(c & 15)])
+      }
+      start = i + 1
+    }
+    append(p + start, b.count - start)
   }
 
   /// Writes `b[r]` exactly as `string(b.text(r))` would, without building the String when the

@@ -35,6 +35,20 @@ public final class JSONLinesOutput {
     endLine()
   }
 
+  /// An ftrace record's line from its encoded parts: the head (up to the position), the
+  /// ` => ` stack entries when there are any, and the tail (timestamp, vhost_lock fields).
+  func writeFtrace(head: JSONBuffer, stack: JSONBuffer?, tail: JSONBuffer) {
+    buffer.ftraceEvent {
+      buffer.append(head)
+      if let stack {
+        buffer.ftraceStackKey()
+        buffer.preEncodedArray(stack)
+      }
+      buffer.append(tail)
+    }
+    endLine()
+  }
+
   /// `frames` / `registers`: a report's or task dump's lists, already encoded.
   func write(_ event: Event, frames: JSONBuffer?, registers: JSONBuffer?) {
     buffer.event(event, frames: frames, registers: registers)

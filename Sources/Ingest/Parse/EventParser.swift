@@ -716,17 +716,13 @@ public final class EventParser {
   }
 
   private func flushPendingFtrace() {
-    if pendingFtraceJSON, let out = jsonLines {
+    if pendingFtraceJSON, jsonLines != nil {
       pendingFtraceJSON = false
-      out.buffer.ftraceEvent {
-        out.buffer.append(ftraceHeadJSON)
-        if ftraceStackCount > 0 {
-          out.buffer.ftraceStackKey()
-          out.buffer.preEncodedArray(ftraceStackJSON)
-        }
-        out.buffer.append(ftraceTailJSON)
+      // Borrowed, not retained: this runs once per ftrace record.
+      let stack = ftraceStackCount > 0 ? ftraceStackJSON : nil
+      Unmanaged.passUnretained(jsonLines.unsafelyUnwrapped)._withUnsafeGuaranteedRef {
+        $0.writeFtrace(head: ftraceHeadJSON, stack: stack, tail: ftraceTailJSON)
       }
-      out.endLine()
     }
     if let p = pendingFtrace {
       sink(.ftrace(p))
