@@ -120,7 +120,7 @@ public final class JSONBuffer {
     }
     reserve(n + 2)
     base[count] = 0x22
-    if n <= 64 { Self.copySmall(base + count + 1, p, n) } else { memcpy(base + count + 1, p, n) }
+    Self.copy(base + count + 1, p, n)
     base[count + n + 1] = 0x22
     count += n + 2
   }
@@ -202,9 +202,13 @@ public final class JSONBuffer {
     }
   }
 
+  /// Names, paths and other text parts are short: word moves inline beat a call into memcpy.
+  @inline(__always) static func copy(_ dst: UnsafeMutablePointer<UInt8>, _ src: UnsafePointer<UInt8>, _ n: Int) {
+    if n <= 64 { copySmall(dst, src, n) } else { memcpy(dst, src, n) }
+  }
+
   @inline(__always) static func put(_ p: UnsafeMutablePointer<UInt8>, _ line: UnsafePointer<UInt8>, _ r: Range<Int>) -> UnsafeMutablePointer<UInt8> {
-    // Names and paths are short: word moves inline beat a call into memcpy.
-    if r.count <= 64 { copySmall(p, line + r.lowerBound, r.count) } else { memcpy(p, line + r.lowerBound, r.count) }
+    copy(p, line + r.lowerBound, r.count)
     return p + r.count
   }
 
@@ -227,14 +231,22 @@ public final class JSONBuffer {
     return p + 8 - zeros >> 3
   }
 
+  /// 10^8 and above, in groups of eight digits: the leading group as `putShort` writes it, the
+  /// others with their leading zeros.
   private static func putLong(_ p: UnsafeMutablePointer<UInt8>, _ v: UInt64) -> UnsafeMutablePointer<UInt8> {
     let high = v / 100_000_000
-    let q = high < 100_000_000 ? putShort(p, UInt32(truncatingIfNeeded: high)) : putShort(putShort(p, UInt32(truncatingIfNeeded: high / 100_000_000)), UInt32(truncatingIfNeeded: high % 100_000_000), padded: true)
-    return putShort(q, UInt32(truncatingIfNeeded: v % 100_000_000), padded: true)
+    var q: UnsafeMutablePointer<UInt8>
+    if high < 100_000_000 {
+      q = putShort(p, UInt32(truncatingIfNeeded: high))
+    } else {
+      q = putShort(p, UInt32(truncatingIfNeeded: high / 100_000_000))
+      q = putEightDigits(q, UInt32(truncatingIfNeeded: high % 100_000_000))
+    }
+    return putEightDigits(q, UInt32(truncatingIfNeeded: v % 100_000_000))
   }
 
   /// All eight digits of `v` < 10^8, leading zeros included.
-  @inline(__always) static func putShort(_ p: UnsafeMutablePointer<UInt8>, _ v: UInt32, padded: Bool) -> UnsafeMutablePointer<UInt8> {
+  @inline(__always) static func putEightDigits(_ p: UnsafeMutablePointer<UInt8>, _ v: UInt32) -> UnsafeMutablePointer<UInt8> {
     UnsafeMutableRawPointer(p).storeBytes(of: eightDigits(v) | 0x3030_3030_3030_3030, as: UInt64.self)
     return p + 8
   }
@@ -882,8 +894,6 @@ extension JSONBuffer {
     byte(0x7D)
   }
 
-  /// `frames` / `registers`, when given, hold the report's lists already encoded (`--jsonl`
-  /// writes them while parsing; `r.frames` / `r.registers` are then empty).
   /// `{"kind":"report","report":…}`, as `event(.report(r), …)` writes it, from a report borrowed
   /// where it lies (wrapping it in an `Event` copied it, retaining each of its strings and arrays).
   func reportEvent(_ r: borrowing CrashReport, frames: JSONBuffer?, registers: JSONBuffer?) {
@@ -892,6 +902,8 @@ extension JSONBuffer {
     byte(0x7D)
   }
 
+  /// `frames` / `registers`, when given, hold the report's lists already encoded (`--jsonl`
+  /// writes them while parsing; `r.frames` / `r.registers` are then empty).
   func report(_ r: borrowing CrashReport, frames encodedFrames: JSONBuffer? = nil, registers encodedRegisters: JSONBuffer? = nil) {
     var f = true
     byte(0x7B)

@@ -490,20 +490,17 @@ public final class EventParser {
     // Count-only reports are only tallied; JSON Lines mode tallies what it writes.
     if r.isCountOnly || jsonLines != nil { countedReports[r.report.kind, default: 0] += 1 }
     if r.isCountOnly { return }
-    if let out = jsonLines, onReportText == nil {
-      // Written where it lies: the report is done with.
-      r.report.isTruncated = truncated
-      if r.omitted > 0 { r.report.omittedFrameCount = r.omitted }
+    if let cb = onReportText, let text = r.text { cb(r.report, text) }
+    // Completed where it lies: the report is done with.
+    r.report.isTruncated = truncated
+    if r.omitted > 0 { r.report.omittedFrameCount = r.omitted }
+    if let out = jsonLines {
+      // The bytes `deliver` would write, without wrapping the report in an `Event` (a copy that
+      // retained each of its strings and arrays).
       out.writeReport(r.report, frames: r.framesJSON, registers: r.registersJSON)
-      recycle(r.framesJSON)
-      recycle(r.registersJSON)
-      return
+    } else {
+      sink(.report(r.report))
     }
-    var report = r.report
-    if let cb = onReportText, let text = r.text { cb(report, text) }
-    report.isTruncated = truncated
-    if r.omitted > 0 { report.omittedFrameCount = r.omitted }
-    deliver(.report(report), frames: r.framesJSON, registers: r.registersJSON)
     recycle(r.framesJSON)
     recycle(r.registersJSON)
   }
@@ -718,9 +715,8 @@ public final class EventParser {
   private func flushPendingFtrace() {
     if pendingFtraceJSON, jsonLines != nil {
       pendingFtraceJSON = false
-      // Borrowed, not retained: this runs once per ftrace record.
       let stack = ftraceStackCount > 0 ? ftraceStackJSON : nil
-      Unmanaged.passUnretained(jsonLines.unsafelyUnwrapped)._withUnsafeGuaranteedRef {
+      borrowed(jsonLines).unsafelyUnwrapped._withUnsafeGuaranteedRef {
         $0.writeFtrace(head: ftraceHeadJSON, stack: stack, tail: ftraceTailJSON)
       }
     }
@@ -785,7 +781,7 @@ final class TaskDumpState {
     }
     if body.first == 0x20 || body.first == 0x09 || sawTrace, let f = FrameParser.parseRaw(body) {
       if frameCount < max {
-        collectFrame(f, in: body, context: context, line: number, json: framesJSON, frames: &dump.frames, count: &frameCount)
+        collectFrame(f, in: body, context: context, line: number, json: borrowed(framesJSON), frames: &dump.frames, count: &frameCount)
       }
       dump.endLine = number
       return true
@@ -889,19 +885,10 @@ final class ReportState {
     else {
       return false
     }
-    if frameCount >= max {
-      omitted += 1
-    } else if framesJSON != nil {
-      // Borrowed, not retained: a retain/release pair around every frame showed in profiles.
-      let first = frameCount == 0
-      Unmanaged.passUnretained(framesJSON.unsafelyUnwrapped)._withUnsafeGuaranteedRef { json in
-        if !first { json.byte(0x2C) }
-        json.frame(f, in: body, context: context, line: number)
-      }
-      frameCount += 1
+    if frameCount < max {
+      collectFrame(f, in: body, context: context, line: number, json: borrowed(framesJSON), frames: &report.frames, count: &frameCount)
     } else {
-      report.frames.append(Frame(f, in: body, context: context, line: number))
-      frameCount += 1
+      omitted += 1
     }
     report.endLine = number
     if text != nil { appendText(raw) }
@@ -924,7 +911,7 @@ final class ReportState {
           report.lockdep?.chain[chainIndex].frames.append(Frame(f, in: body, context: context, line: number))
         }
       } else if frameCount < max {
-        collectFrame(f, in: body, context: context, line: number, json: framesJSON, frames: &report.frames, count: &frameCount)
+        collectFrame(f, in: body, context: context, line: number, json: borrowed(framesJSON), frames: &report.frames, count: &frameCount)
       } else {
         omitted += 1
       }
@@ -1061,9 +1048,8 @@ final class ReportState {
       registerCount = report.registers.count
       return
     }
-    // Borrowed, not retained (as the frame buffer in `takePlainFrame`).
     var n = registerCount
-    Unmanaged.passUnretained(registersJSON.unsafelyUnwrapped)._withUnsafeGuaranteedRef { j in
+    borrowed(registersJSON).unsafelyUnwrapped._withUnsafeGuaranteedRef { j in
       _ = LineParsers.forEachRegister(rest) { name, value in
         j.register(rest, name: name, value: value, first: n == 0)
         n += 1
@@ -1074,19 +1060,30 @@ final class ReportState {
 }
 
 /// Adds a parsed frame to an open report's or dump's stack: encoded into `json` in JSON Lines
-/// mode, as a `Frame` value otherwise.
+/// mode, as a `Frame` value otherwise. The buffer comes borrowed (`borrowed(_:)`): passed as a
+/// reference beside the inout `frames`, it was retained and released around every frame.
 @inline(__always)
 private func collectFrame(
-  _ f: RawFrame, in line: UnsafeBufferPointer<UInt8>, context: StackContext, line number: Int, json: JSONBuffer?,
-  frames: inout [Frame], count: inout Int
+  _ f: RawFrame, in line: UnsafeBufferPointer<UInt8>, context: StackContext, line number: Int,
+  json: Unmanaged<JSONBuffer>?, frames: inout [Frame], count: inout Int
 ) {
   if let json {
-    if count > 0 { json.byte(0x2C) }
-    json.frame(f, in: line, context: context, line: number)
+    let first = count == 0
+    json._withUnsafeGuaranteedRef { j in
+      if !first { j.byte(0x2C) }
+      j.frame(f, in: line, context: context, line: number)
+    }
   } else {
     frames.append(Frame(f, in: line, context: context, line: number))
   }
   count += 1
+}
+
+/// A per-line buffer or output, to be used without a retain/release pair (each showed in
+/// profiles): the owner keeps it alive, and `_withUnsafeGuaranteedRef` borrows it.
+@inline(__always)
+private func borrowed<T: AnyObject>(_ object: T?) -> Unmanaged<T>? {
+  object.map { Unmanaged.passUnretained($0) }
 }
 
 private let sanitizerKinds: Set<ReportKind> = [.kasan, .kmsan, .kcsan, .kfence, .ubsan]
