@@ -19,6 +19,8 @@ let package = Package(
     .systemLibrary(name: "CLZMA", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
     .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
     .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+    // System calls Swift's Glibc module does not declare (hole punching for the --jsonl spool).
+    .target(name: "CSys"),
     .target(
       name: "Ingest", dependencies: ["CLZMA", "CPCRE2", "CZlib"],
       // The parser's state lives in classes; dynamic exclusivity checks cost ~8% of ingest time
@@ -32,7 +34,7 @@ let package = Package(
     .executableTarget(
       name: "repro-analyze",
       dependencies: [
-        "Ingest", "Forensics", "Driver",
+        "Ingest", "Forensics", "Driver", "CSys",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

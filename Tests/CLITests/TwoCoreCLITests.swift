@@ -31,4 +31,28 @@ import Testing
     #expect(one.stdout.count > 1000)
     #expect(one.stdout == two.stdout)
   }
+
+  /// Into a regular file the spool's copied pages are released as it goes (hole punching);
+  /// the file must still hold every byte one core writes.
+  @Test func jsonLinesIntoAFileMatchOneCore() throws {
+    let one = try runCommand(["analyze", "--jsonl", Self.log], environment: ["REPRO_ANALYZE_SPLIT_MIN_BYTES": "\(Int.max)"])
+    let path = NSTemporaryDirectory() + "repro-analyze-twocore-\(getpid()).jsonl"
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    FileManager.default.createFile(atPath: path, contents: nil)
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: TestPaths.binary)
+    p.arguments = ["analyze", "--jsonl", "--timing", Self.log]
+    p.environment = ProcessInfo.processInfo.environment.merging(["REPRO_ANALYZE_SPLIT_MIN_BYTES": "1"]) { $1 }
+    p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    let err = Pipe()
+    p.standardError = err
+    try p.run()
+    let timing = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    #expect(p.terminationStatus == one.status)
+    #expect(timing.contains(", two cores"))
+    let written = FileManager.default.contents(atPath: path) ?? Data()
+    #expect(written.count > 8 << 20)  // the spool passes the release threshold
+    #expect(String(decoding: written, as: UTF8.self) == one.stdout)
+  }
 }

@@ -346,6 +346,38 @@ import Testing
     }
   }
 
+  @Test func tokenEndMatchesAByteLoop() {
+    var rng = SystemRandomNumberGenerator()
+    let alphabet = Array("ab=  =x\t".utf8) + [0x00, 0x1F, 0x21, 0x3C, 0x3D, 0x3E, 0x7F, 0x80, 0xA0, 0xBD, 0xFF]
+    func expected(_ b: [UInt8], _ from: Int) -> (Int, Int) {
+      var i = from
+      var eq = -1
+      while i < b.count, b[i] != 0x20 {
+        if b[i] == 0x3D, eq < 0 { eq = i }
+        i += 1
+      }
+      return (i, eq)
+    }
+    for _ in 0..<20_000 {
+      let n = Int.random(in: 0...40, using: &rng)
+      let b = (0..<n).map { _ in alphabet.randomElement(using: &rng)! }
+      let from = n == 0 ? 0 : Int.random(in: 0...n, using: &rng)
+      let got = b.withUnsafeBufferPointer { $0.tokenEnd(from: from) }
+      #expect(got == expected(b, from), "\(b) from \(from)")
+    }
+    // A space and an `=` in every pair of lanes, either order, and both in one word's lanes
+    // after a word without either.
+    for s in 0..<16 {
+      for e in 0..<16 where e != s {
+        var b = Array("abcdefghijklmnopq".utf8)
+        b[s] = 0x20
+        b[e] = 0x3D
+        let got = b.withUnsafeBufferPointer { $0.tokenEnd(from: 0) }
+        #expect(got == expected(b, 0), "space \(s) equals \(e)")
+      }
+    }
+  }
+
   @Test func identifierBytesNeedNoEscape() {
     // The frame writer copies function names unchecked because the parser takes only these.
     for c in 0...255 where Bytes.isIdent(UInt8(c)) {

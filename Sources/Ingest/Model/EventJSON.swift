@@ -765,6 +765,80 @@ extension JSONBuffer {
     position(file: file, line: line, offset: offset)
   }
 
+  /// `ftraceHead` for a line that is plain throughout (`isPlain` over the whole line, checked
+  /// once by the caller): every text part is copied through one cursor with no check of its
+  /// own. `file` is the file name already encoded. Same bytes as `ftraceHead`.
+  func ftraceHeadPlain(
+    _ line: UnsafePointer<UInt8>, comm: Range<Int>, cpu: Int, event: Range<Int>, flags: Range<Int>?, message: Range<Int>,
+    pid: Int, file: JSONBuffer, number: Int, offset: Int
+  ) {
+    reserve(comm.count + event.count + (flags?.count ?? 0) + message.count + file.count + 192)
+    var p = base + count
+    p = Self.put(p, "{\"comm\":\"")
+    p = Self.put(p, line, comm)
+    p = Self.put(p, "\",\"cpu\":")
+    p = Self.putInt(p, cpu)
+    p = Self.put(p, ",\"event\":\"")
+    p = Self.put(p, line, event)
+    if let flags {
+      p = Self.put(p, "\",\"flags\":\"")
+      p = Self.put(p, line, flags)
+    }
+    p = Self.put(p, "\",\"message\":\"")
+    p = Self.put(p, line, message)
+    p = Self.put(p, "\",\"pid\":")
+    p = Self.putInt(p, pid)
+    p = Self.put(p, ",\"position\":{\"file\":")
+    Self.copy(p, file.base, file.count)
+    p += file.count
+    p = Self.put(p, ",\"line\":")
+    p = Self.putInt(p, number)
+    p = Self.put(p, ",\"offset\":")
+    p = Self.putInt(p, offset)
+    p[0] = 0x7D
+    count = p + 1 - base
+  }
+
+  /// `ftraceTimestamp` and `vhostLock` (when `vhost` is set) for a plain line (see
+  /// `ftraceHeadPlain`), with the record's closing brace: `vhost` scans the message and calls
+  /// `field` for each key=value entry, returning the lock name and operation.
+  func ftraceTailPlain(
+    timestamp: Double, _ line: UnsafePointer<UInt8>,
+    vhost: ((_ field: (Range<Int>, Range<Int>) -> Void) -> (op: Range<Int>?, lock: Range<Int>?))?
+  ) {
+    ftraceTimestamp(timestamp)
+    if let vhost {
+      raw(",\"vhost_lock\":{\"fields\":[")
+      var first = true
+      let (op, lock) = vhost { k, v in
+        plainPair(line, first ? "{\"key\":\"" : ",{\"key\":\"", k, v)
+        first = false
+      }
+      reserve((lock?.count ?? 0) + (op?.count ?? 0) + 40)
+      var p = base + count
+      p[0] = 0x5D
+      p += 1
+      if let lock {
+        p = Self.put(p, ",\"lock\":\"")
+        p = Self.put(p, line, lock)
+        p[0] = 0x22
+        p += 1
+      }
+      p = Self.put(p, ",\"operation\":\"")
+      if let op { p = Self.put(p, line, op) }
+      p = Self.put(p, "\"}")
+      count = p - base
+    }
+    byte(0x7D)
+  }
+
+  /// Signed decimal at `p` (the caller reserved 24 bytes).
+  @inline(__always) static func putInt(_ p: UnsafeMutablePointer<UInt8>, _ v: Int) -> UnsafeMutablePointer<UInt8> {
+    if v >= 0 { return put(p, UInt64(v)) }
+    p[0] = 0x2D
+    return put(p + 1, UInt64(v.magnitude))
+  }
+
   /// `{"ftrace":` + the record `body` writes + `,"kind":"ftrace"}`.
   func ftraceEvent(_ body: () -> Void) {
     raw("{\"ftrace\":")

@@ -595,14 +595,29 @@ public final class EventParser {
   /// JSON Lines mode: encodes an ftrace record from its line (see `pendingFtraceJSON`); the same
   /// bytes as `JSONBuffer.ftrace(LineParsers.ftraceLine(…))`.
   private func encodeFtrace(_ r: LineParsers.RawFtraceLine, _ b: UnsafeBufferPointer<UInt8>, number: Int, offset: Int) {
+    ftraceStackJSON.reset()
+    ftraceStackCount = 0
+    pendingFtraceJSON = true
     ftraceHeadJSON.reset()
+    ftraceTailJSON.reset()
+    // Trace lines are nearly always printable ASCII with no quote or backslash: one check of
+    // the whole line then spares each part (and each vhost field) its own.
+    if let base = b.baseAddress, JSONBuffer.isPlain(base, b.count) {
+      ftraceHeadJSON.ftraceHeadPlain(
+        base, comm: r.comm, cpu: r.cpu, event: r.event, flags: r.flags, message: r.message, pid: r.pid, file: fileJSON,
+        number: number, offset: offset)
+      if let v = r.vhost {
+        let m = UnsafeBufferPointer(rebasing: b[v...])
+        ftraceTailJSON.ftraceTailPlain(timestamp: r.timestamp, base + v) { LineParsers.vhostTokens(m, field: $0) }
+      } else {
+        ftraceTailJSON.ftraceTailPlain(timestamp: r.timestamp, base, vhost: nil)
+      }
+      return
+    }
     ftraceHeadJSON.ftraceHead(
       comm: LineText(b, r.comm), cpu: r.cpu, event: LineText(b, r.event), flags: r.flags.map { LineText(b, $0) },
       message: LineText(b, r.message), pid: r.pid, file: EncodedString(json: fileJSON), line: number, offset: offset)
-    ftraceStackJSON.reset()
-    ftraceStackCount = 0
     let tail = ftraceTailJSON
-    tail.reset()
     tail.ftraceTimestamp(r.timestamp)
     if let v = r.vhost {
       let m = UnsafeBufferPointer(rebasing: b[v...])
@@ -616,7 +631,6 @@ public final class EventParser {
       }
     }
     tail.byte(0x7D)
-    pendingFtraceJSON = true
   }
 
   /// Tracepoint tallies gathered in count-only mode: name → count, and vhost_lock

@@ -276,7 +276,8 @@ enum LineParsers {
       return r
     }
     var ee = colon
-    if let sp = b.find(" <", from: es), sp < colon { ee = sp }
+    // `<addr>` under sym-addr: looked for before the colon only (the message has many spaces).
+    if let sp = UnsafeBufferPointer(rebasing: b[..<colon]).find(" <", from: es) { ee = sp }
     r.event = es..<ee
     r.message = colon + 2..<b.count
     if let v = UnsafeBufferPointer(rebasing: b[(colon + 2)...]).find("vhost_lock: ") { r.vhost = colon + 2 + v + 12 }
@@ -333,10 +334,12 @@ enum LineParsers {
     while i < b.count {
       i = b.skipSpaces(i)
       let s = i
-      while i < b.count, b[i] != 0x20 { i += 1 }
+      // The token's end and its first `=` in one pass (a memchr call per token cost more).
+      let (end, eq) = b.tokenEnd(from: i)
+      i = end
       guard i > s else { break }
       // A token starting with `=` has no key: treat it as a bare word (fuzz finding).
-      if let eq = b.find(byte: 0x3D, from: s, to: i), eq > s {
+      if eq > s {
         field(s..<eq, eq + 1..<i)
       } else if op == nil {
         op = s..<i

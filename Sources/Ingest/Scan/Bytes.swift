@@ -53,6 +53,37 @@ extension UnsafeBufferPointer where Element == UInt8 {
     return UnsafePointer<UInt8>(p.assumingMemoryBound(to: UInt8.self)) - base
   }
 
+  /// The end of the token at `i` (the next space, or the end) and the offset of its first `=`
+  /// (-1: none), eight bytes per step: vhost_lock messages are a dozen `key=value` tokens.
+  /// Exact: in each word only the lowest match of either byte is used, and the zero-byte
+  /// test's lowest set bit is always a true match.
+  @inlinable func tokenEnd(from start: Int) -> (end: Int, equals: Int) {
+    var i = start
+    var eq = -1
+    guard let p = baseAddress else { return (i, eq) }
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highs: UInt64 = 0x8080_8080_8080_8080
+    while i + 8 <= count {
+      let w = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
+      let xs = w ^ (ones &* 0x20)
+      let spaces = (xs &- ones) & ~xs & highs
+      if eq < 0 {
+        let xe = w ^ (ones &* 0x3D)
+        let equals = (xe &- ones) & ~xe & highs
+        if equals != 0, spaces == 0 || equals.trailingZeroBitCount < spaces.trailingZeroBitCount {
+          eq = i + equals.trailingZeroBitCount >> 3
+        }
+      }
+      if spaces != 0 { return (i + spaces.trailingZeroBitCount >> 3, eq) }
+      i += 8
+    }
+    while i < count, p[i] != 0x20 {
+      if p[i] == 0x3D, eq < 0 { eq = i }
+      i += 1
+    }
+    return (i, eq)
+  }
+
   /// The end of the identifier bytes (`Bytes.isIdent`) from `i`: eight bytes per step while
   /// eight remain (frame lines are mostly function names).
   @inlinable func identEnd(from i: Int) -> Int {
