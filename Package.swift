@@ -19,10 +19,10 @@ let package = Package(
     .systemLibrary(name: "CLZMA", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
     .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
     .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-    // System calls Swift's Glibc module does not declare (hole punching for the --jsonl spool).
-    .target(name: "CSys"),
+    // System calls Swift's Glibc module does not declare, and SSE2 byte scans (csupport.h).
+    .target(name: "CSupport"),
     .target(
-      name: "Ingest", dependencies: ["CLZMA", "CPCRE2", "CZlib"],
+      name: "Ingest", dependencies: ["CLZMA", "CPCRE2", "CZlib", "CSupport"],
       // The parser's state lives in classes; dynamic exclusivity checks cost ~8% of ingest time
       // and guard nothing the single-threaded parser can violate.
       swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
@@ -34,7 +34,7 @@ let package = Package(
     .executableTarget(
       name: "repro-analyze",
       dependencies: [
-        "Ingest", "Forensics", "Driver", "CSys",
+        "Ingest", "Forensics", "Driver", "CSupport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

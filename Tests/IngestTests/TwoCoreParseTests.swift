@@ -181,4 +181,13 @@ extension TwoCoreParseTests.Outcome {
       }
     }
   }
+
+  /// Nothing but newlines: every byte lane counts one per step, the most it can hold before
+  /// the lanes are summed.
+  @Test func countsARunOfNewlinesPastEveryLaneSum() {
+    for n in [15, 16, 255 * 16 - 1, 255 * 16, 255 * 16 + 1, 256 * 16, 255 * 16 * 3 + 5, 70_000] {
+      let bytes = [UInt8](repeating: 0x0A, count: n)
+      #expect(bytes.withUnsafeBytes { TwoCoreParse.countNewlines($0.baseAddress!, n) } == n, "n=\(n)")
+    }
+  }
 }

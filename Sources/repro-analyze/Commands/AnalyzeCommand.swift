@@ -1,5 +1,5 @@
 import ArgumentParser
-import CSys
+import CSupport
 import Forensics
 import Foundation
 import Ingest
@@ -130,13 +130,18 @@ struct AnalyzeCommand: ParsableCommand {
     var canSplit: Bool { jsonLines == nil || spool.fd >= 0 || spool.open() }
 
     /// Spool bytes already copied to standard output.
-    private var copied = 0
+    private(set) var copied = 0
+    /// For --timing: whether the tail had finished when the head did, and how many spool bytes
+    /// were left to copy once both were done.
+    private(set) var tailWasDone = false
+    private(set) var copiedAfterJoin = 0
 
     /// While the tail runs: copies what it has spooled from byte `offset` (the sync point's) on,
     /// so that little is left to copy once it is done.
     func copyWhileRunning(to out: StdoutWriter, from offset: Int, until finished: () -> Bool) {
       copied = offset
       out.flush()
+      tailWasDone = finished()
       while !finished() {
         let ready = spool.written.load(ordering: .acquiring)
         if ready - copied >= 1 << 20 {
@@ -156,7 +161,9 @@ struct AnalyzeCommand: ParsableCommand {
       let hint = "\n  hint: set TMPDIR to a directory with free space (the second core's output waits there)"
       if let failure = spool.failure { throw CLIError(failure + hint) }
       out.flush()
+      let before = copied
       try send(upTo: spool.written.load(ordering: .acquiring))
+      copiedAfterJoin = copied - before
     }
 
     /// sendfile: in the kernel, no copy through this process. In 1 MiB pieces, the size the
@@ -251,6 +258,7 @@ struct AnalyzeCommand: ParsableCommand {
       // spool file, both appended after the head's.
       let tail = TailOutput(path: path, jsonl: streaming)
       let started = MonotonicClock.seconds()
+      var headParsed = 0.0
       let joined = runOrFail {
         try TwoCoreParse.read(
           // (The spool file is only made for a source that will be split: not once per small log.)
@@ -263,25 +271,31 @@ struct AnalyzeCommand: ParsableCommand {
             p.jsonLines = tail.jsonLines
             return p
           },
-          headPercent: streaming ? 50 : 55,
+          headPercent: streaming ? 45 : 55,
           whileTailRuns: streaming
             ? { point, finished in
+              headParsed = MonotonicClock.seconds() - started
               jsonLines?.flush()
               tail.copyWhileRunning(to: out, from: point.outputOffset, until: finished)
             } : nil)
-      }
-      let usedTail = joined != nil
-      if timing {
-        let seconds = MonotonicClock.seconds() - started
-        let mib = Double(total) / 1_048_576
-        Terminal.writeStderr(
-          "analyze: \(path): " + String(format: "%.1f MiB in %.3f s (%.0f MiB/s)", mib, seconds, seconds > 0 ? mib / seconds : 0)
-            + (usedTail ? ", two cores\n" : ", one core\n"))
       }
       jsonLines?.flush()
       if let joined {
         summary.appendContinuation(tail.summary)
         if streaming { runOrFail { try tail.copySpool(to: out, from: joined.outputOffset) } }
+      }
+      if timing {
+        let seconds = MonotonicClock.seconds() - started
+        let mib = Double(total) / 1_048_576
+        var how = joined != nil ? ", two cores" : ", one core"
+        if joined != nil, streaming {
+          // Where the time went: the second core's output is copied once the head's is out.
+          how += String(
+            format: " (first half parsed in %.3f s, the second %@; %.1f MiB of its output copied after both)", headParsed,
+            tail.tailWasDone ? "done before it" : "still running then", Double(tail.copiedAfterJoin) / 1_048_576)
+        }
+        Terminal.writeStderr(
+          "analyze: \(path): " + String(format: "%.1f MiB in %.3f s (%.0f MiB/s)", mib, seconds, seconds > 0 ? mib / seconds : 0) + how + "\n")
       }
       summary.addCounted(
         reports: parser.countedReports, lockLists: parser.countedLockLists, tracepoints: parser.countedTracepoints,

@@ -1,0 +1,70 @@
+#ifndef REPRO_ANALYZE_CSUPPORT_H
+#define REPRO_ANALYZE_CSUPPORT_H
+/* What Swift cannot do well by itself here: system calls its Glibc module does not declare
+   (they need _GNU_SOURCE), and byte scans in SSE2 (Swift's generic SIMD types did not
+   vectorise in the parser's loops). The scans are static inline so the Swift optimiser can
+   inline them into the per-line code like its own functions. */
+
+#include <stddef.h>
+#include <stdint.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* Deallocates [offset, offset+length) of a file, keeping its size: fallocate(2) with
+   FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE. Returns 0 or -1 with errno set. */
+int ra_punch_hole(int fd, long offset, long length);
+
+/* Identifier bytes of kernel symbols: ASCII letters, digits, '_', '.', '$'. */
+static inline int ra_is_ident(uint8_t c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '$';
+}
+
+/* The first offset at or after `i` (and before `n`) whose byte is not an identifier byte,
+   or `n`: sixteen bytes per step while sixteen remain. */
+static inline long ra_ident_end(const uint8_t *p, long i, long n) {
+#if defined(__SSE2__)
+  const __m128i lo_a = _mm_set1_epi8('a' - 1), hi_z = _mm_set1_epi8('z' + 1);
+  const __m128i lo_0 = _mm_set1_epi8('0' - 1), hi_9 = _mm_set1_epi8('9' + 1);
+  const __m128i fold = _mm_set1_epi8(0x20);
+  const __m128i us = _mm_set1_epi8('_'), dot = _mm_set1_epi8('.'), dollar = _mm_set1_epi8('$');
+  while (i + 16 <= n) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+    /* Signed compares: bytes >= 0x80 are negative and fall outside every range. Or-ing 0x20
+       maps exactly A-Z onto a-z among the bytes that land in a-z. */
+    __m128i l = _mm_or_si128(v, fold);
+    __m128i ok = _mm_and_si128(_mm_cmpgt_epi8(l, lo_a), _mm_cmplt_epi8(l, hi_z));
+    ok = _mm_or_si128(ok, _mm_and_si128(_mm_cmpgt_epi8(v, lo_0), _mm_cmplt_epi8(v, hi_9)));
+    ok = _mm_or_si128(ok, _mm_or_si128(_mm_cmpeq_epi8(v, us), _mm_or_si128(_mm_cmpeq_epi8(v, dot), _mm_cmpeq_epi8(v, dollar))));
+    unsigned stop = ~(unsigned)_mm_movemask_epi8(ok) & 0xFFFFu;
+    if (stop) return i + __builtin_ctz(stop);
+    i += 16;
+  }
+#endif
+  while (i < n && ra_is_ident(p[i])) i++;
+  return i;
+}
+
+/* Newline bytes in p[0..<n]: sixteen bytes per step, counted in byte lanes and summed every
+   255 steps (before a lane can overflow). */
+static inline long ra_count_newlines(const uint8_t *p, long n) {
+  long total = 0, i = 0;
+#if defined(__SSE2__)
+  const __m128i nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+  while (i + 16 <= n) {
+    __m128i acc = zero;
+    long stop = i + 255L * 16;
+    if (stop > n) stop = n;
+    for (; i + 16 <= stop; i += 16) {
+      /* A match is 0xFF (-1): subtracting it adds one to the lane. */
+      acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + i)), nl));
+    }
+    __m128i sums = _mm_sad_epu8(acc, zero);
+    total += _mm_cvtsi128_si64(sums) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(sums, sums));
+  }
+#endif
+  for (; i < n; i++) total += p[i] == '\n';
+  return total;
+}
+
+#endif
