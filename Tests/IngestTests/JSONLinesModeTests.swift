@@ -335,12 +335,12 @@ import Testing
       while expected < n, Bytes.isIdent(b[expected]) { expected += 1 }
       #expect(b.withUnsafeBufferPointer { $0.identEnd(from: from) } == expected, "\(b) from \(from)")
     }
-    // Every byte value in every lane.
+    // Every byte value in every lane of the 16-byte steps and of the byte loop after them.
     for c in 0...255 {
-      for lane in 0..<8 {
-        var b = Array("abcdefghij".utf8)
+      for lane in 0..<20 {
+        var b = Array("abcdefghijklmnopqrst".utf8)
         b[lane] = UInt8(c)
-        let expected = Bytes.isIdent(UInt8(c)) ? 10 : lane
+        let expected = Bytes.isIdent(UInt8(c)) ? 20 : lane
         #expect(b.withUnsafeBufferPointer { $0.identEnd(from: 0) } == expected, "byte \(c) lane \(lane)")
       }
     }

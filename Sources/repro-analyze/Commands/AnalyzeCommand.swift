@@ -130,7 +130,7 @@ struct AnalyzeCommand: ParsableCommand {
     var canSplit: Bool { jsonLines == nil || spool.fd >= 0 || spool.open() }
 
     /// Spool bytes already copied to standard output.
-    private(set) var copied = 0
+    private var copied = 0
     /// For --timing: whether the tail had finished when the head did, and how many spool bytes
     /// were left to copy once both were done.
     private(set) var tailWasDone = false
