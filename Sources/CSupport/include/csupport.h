@@ -67,4 +67,29 @@ static inline long ra_count_newlines(const uint8_t *p, long n) {
   return total;
 }
 
+/* True when p[0..<n], n >= 16, is printable ASCII other than '"' and '\\' (bytes JSON takes
+   as they are): sixteen bytes per step, the last step overlapping the one before. */
+static inline int ra_is_plain_long(const uint8_t *p, long n) {
+#if defined(__SSE2__)
+  const __m128i space = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7F);
+  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+  long i = 0;
+  for (;;) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+    /* Signed compare: bytes >= 0x80 are negative, so one test takes them and the controls. */
+    __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, del)),
+                               _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
+    if (_mm_movemask_epi8(bad)) return 0;
+    if (i + 16 >= n) return 1;
+    i = i + 32 <= n ? i + 16 : n - 16;
+  }
+#else
+  for (long k = 0; k < n; k++) {
+    uint8_t c = p[k];
+    if (c < 0x20 || c > 0x7E || c == '"' || c == '\\') return 0;
+  }
+  return 1;
+#endif
+}
+
 #endif

@@ -4,6 +4,7 @@
 #if canImport(Glibc)
   import Glibc
 #endif
+import CSupport
 
 public final class JSONBuffer {
   private var base: UnsafeMutablePointer<UInt8>
@@ -128,6 +129,8 @@ public final class JSONBuffer {
   /// True when every byte is in 0x20...0x7E and none is `"` or `\\`: eight bytes per step with
   /// the exact zero/less-than word tests (a false answer only sends the bytes the slow way).
   @inline(__always) static func isPlain(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+    // Sixteen bytes and more (ftrace lines, messages): SSE2, a third of the word loop's work.
+    if n >= 16 { return ra_is_plain_long(p, n) != 0 }
     let ones: UInt64 = 0x0101_0101_0101_0101
     let highs: UInt64 = 0x8080_8080_8080_8080
     @inline(__always) func zeroBytes(_ v: UInt64) -> UInt64 { (v &- ones) & ~v }
