@@ -33,26 +33,31 @@ import Testing
   }
 
   /// Into a regular file the spool's copied pages are released as it goes (hole punching);
-  /// the file must still hold every byte one core writes.
-  @Test func jsonLinesIntoAFileMatchOneCore() throws {
+  /// the file must still hold every byte one core writes. Opened for appending (`>>`), where
+  /// sendfile refuses to write, the bytes go through a buffer and follow what was there.
+  @Test(arguments: [false, true])
+  func jsonLinesIntoAFileMatchOneCore(appending: Bool) throws {
     let one = try runCommand(["analyze", "--jsonl", Self.log], environment: ["REPRO_ANALYZE_SPLIT_MIN_BYTES": "\(Int.max)"])
-    let path = NSTemporaryDirectory() + "repro-analyze-twocore-\(getpid()).jsonl"
+    let path = NSTemporaryDirectory() + "repro-analyze-twocore-\(getpid())-\(appending).jsonl"
     defer { try? FileManager.default.removeItem(atPath: path) }
-    FileManager.default.createFile(atPath: path, contents: nil)
+    let before = appending ? "{\"earlier\":true}\n" : ""
+    FileManager.default.createFile(atPath: path, contents: Data(before.utf8))
+    let fd = open(path, O_WRONLY | (appending ? O_APPEND : 0))
+    try #require(fd >= 0)
     let p = Process()
     p.executableURL = URL(fileURLWithPath: TestPaths.binary)
     p.arguments = ["analyze", "--jsonl", "--timing", Self.log]
     p.environment = ProcessInfo.processInfo.environment.merging(["REPRO_ANALYZE_SPLIT_MIN_BYTES": "1"]) { $1 }
-    p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    p.standardOutput = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
     let err = Pipe()
     p.standardError = err
     try p.run()
-    let timing = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     p.waitUntilExit()
-    #expect(p.terminationStatus == one.status)
-    #expect(timing.contains(", two cores"))
+    #expect(p.terminationStatus == one.status, "\(stderr)")
+    #expect(stderr.contains(", two cores"))
     let written = FileManager.default.contents(atPath: path) ?? Data()
     #expect(written.count > 8 << 20)  // the spool passes the release threshold
-    #expect(String(decoding: written, as: UTF8.self) == one.stdout)
+    #expect(String(decoding: written, as: UTF8.self) == before + one.stdout)
   }
 }

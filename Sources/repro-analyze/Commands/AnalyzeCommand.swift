@@ -168,18 +168,49 @@ struct AnalyzeCommand: ParsableCommand {
 
     /// sendfile: in the kernel, no copy through this process. In 1 MiB pieces, the size the
     /// parsers write in (single writes of several MiB copied slower per byte on the bench VM).
+    /// Where sendfile cannot write (stdout opened for appending, `>>`: EINVAL), the bytes go
+    /// through a buffer instead.
     private func send(upTo end: Int) throws {
       guard spool.fd >= 0 else { return }
       var at = off_t(copied)
       while at < end {
-        let n = sendfile(1, spool.fd, &at, Int(min(off_t(end) - at, 1 << 20)))
+        let want = Int(min(off_t(end) - at, 1 << 20))
+        let n = throughBuffer ? copyThroughBuffer(from: at, count: want) : sendfile(1, spool.fd, &at, want)
         if n < 0 && errno == EINTR { continue }
         if n < 0 && errno == EPIPE { Glibc.exit(0) }  // the reader is gone, as StdoutWriter does
+        if n < 0 && (errno == EINVAL || errno == ENOSYS) && !throughBuffer {
+          throughBuffer = true
+          continue
+        }
         if n <= 0 { throw CLIError("cannot copy the temporary JSON Lines spool to standard output: \(String(cString: strerror(errno)))") }
+        if throughBuffer { at += off_t(n) }
         copied = Int(at)
         release(upTo: copied)
       }
     }
+
+    /// Set once sendfile has refused standard output.
+    private var throughBuffer = false
+    private var copyBuffer: UnsafeMutableRawPointer?
+
+    /// Reads up to `count` spool bytes at `offset` and writes them all to stdout: the bytes
+    /// read, or -1 with errno set.
+    private func copyThroughBuffer(from offset: off_t, count: Int) -> Int {
+      let buf = copyBuffer ?? UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+      copyBuffer = buf
+      let n = pread(spool.fd, buf, count, offset)
+      guard n > 0 else { return n == 0 ? 0 : -1 }
+      var done = 0
+      while done < n {
+        let w = Glibc.write(1, buf + done, n - done)
+        if w < 0 && errno == EINTR { continue }
+        if w <= 0 { return -1 }
+        done += w
+      }
+      return n
+    }
+
+    deinit { copyBuffer?.deallocate() }
 
     /// Spool bytes whose page-cache pages were handed back (`release`).
     private var released = 0
