@@ -132,4 +132,23 @@ import Testing
     #expect(r.stderr.contains(expected), "\(r.stderr)")
     #expect(r.stderr.contains("hint:"))
   }
+
+  /// A full disk (stdout on /dev/full) is an error, exit 2 with a message: the summary, JSON
+  /// Lines on one core and on two (the spool's copy) must not end as if all was written.
+  @Test(arguments: [["analyze"], ["analyze", "--jsonl"], ["analyze", "--jsonl", "two cores"]])
+  func fullDiskOnStdoutExitsTwo(_ args: [String]) throws {
+    let twoCores = args.last == "two cores"
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: TestPaths.binary)
+    p.arguments = args.filter { $0 != "two cores" } + [TestPaths.fixture("logs/lab/hung.log")]
+    p.environment = ProcessInfo.processInfo.environment.merging(["REPRO_ANALYZE_SPLIT_MIN_BYTES": twoCores ? "1" : "\(Int.max)"]) { $1 }
+    p.standardOutput = try #require(FileHandle(forWritingAtPath: "/dev/full"))
+    let err = Pipe()
+    p.standardError = err
+    try p.run()
+    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    #expect(p.terminationStatus == 2, "\(args)")
+    #expect(stderr.contains("cannot write to standard output"), "\(stderr)")
+  }
 }

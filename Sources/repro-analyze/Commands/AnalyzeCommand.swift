@@ -177,7 +177,7 @@ struct AnalyzeCommand: ParsableCommand {
         let want = Int(min(off_t(end) - at, 1 << 20))
         let n = throughBuffer ? copyThroughBuffer(from: at, count: want) : sendfile(1, spool.fd, &at, want)
         if n < 0 && errno == EINTR { continue }
-        if n < 0 && errno == EPIPE { Glibc.exit(0) }  // the reader is gone, as StdoutWriter does
+        if n < 0 && errno == EPIPE { StdoutWriter.failed(EPIPE) }  // the reader is gone: quietly
         if n < 0 && (errno == EINVAL || errno == ENOSYS) && !throughBuffer {
           throughBuffer = true
           continue

@@ -2,7 +2,9 @@
   import Glibc
 #endif
 
-/// Buffered writes to stdout (fd 1), retrying short writes; a closed pipe ends quietly.
+/// Buffered writes to stdout (fd 1), retrying short writes. A closed pipe (`| head`) ends the
+/// run quietly; any other write error (a full disk) ends it with a message and status 2, so
+/// a truncated output never looks like success.
 final class StdoutWriter {
   private var buffer: [UInt8] = []
 
@@ -18,30 +20,39 @@ final class StdoutWriter {
   /// Writes borrowed bytes (large JSON Lines batches) without copying them into the buffer.
   func write(_ bytes: UnsafeBufferPointer<UInt8>) {
     flush()
-    var done = 0
-    while done < bytes.count {
-      let n = Glibc.write(1, bytes.baseAddress! + done, bytes.count - done)
-      if n < 0 {
-        if errno == EINTR { continue }
-        exit(0)  // EPIPE: the reader is gone
-      }
-      done += n
-    }
+    if let base = bytes.baseAddress { Self.writeAll(base, bytes.count) }
   }
 
   func flush() {
-    var done = 0
-    while done < buffer.count {
-      let n = buffer.withUnsafeBytes { Glibc.write(1, $0.baseAddress! + done, $0.count - done) }
-      if n < 0 {
-        if errno == EINTR { continue }
-        // EPIPE (e.g. `| head`): the reader is gone; stop quietly.
-        exit(0)
-      }
-      done += n
-    }
+    buffer.withUnsafeBufferPointer { if let base = $0.baseAddress { Self.writeAll(base, $0.count) } }
     buffer.removeAll(keepingCapacity: true)
   }
 
   deinit { flush() }
+
+  /// Writes all of `p[0..<n]` to fd 1 or ends the process (see the type's comment). A
+  /// non-blocking stdout that is full is waited for.
+  static func writeAll(_ p: UnsafePointer<UInt8>, _ n: Int) {
+    var done = 0
+    while done < n {
+      let w = Glibc.write(1, p + done, n - done)
+      if w > 0 {
+        done += w
+        continue
+      }
+      if w < 0 && errno == EINTR { continue }
+      if w < 0 && errno == EAGAIN {
+        var pfd = pollfd(fd: 1, events: Int16(POLLOUT), revents: 0)
+        _ = poll(&pfd, 1, -1)
+        continue
+      }
+      failed(w < 0 ? errno : EIO)
+    }
+  }
+
+  /// Ends the run after a failed write to stdout: quietly for a reader that went away.
+  static func failed(_ code: Int32) -> Never {
+    if code == EPIPE { exit(0) }
+    fail("cannot write to standard output: \(String(cString: strerror(code)))")
+  }
 }
