@@ -2,6 +2,7 @@
   import Glibc
 #endif
 import ArgumentParser
+import CSupport
 
 @main
 struct RootCommand: AsyncParsableCommand {
@@ -31,6 +32,9 @@ struct RootCommand: AsyncParsableCommand {
       } else {
         try command.run()
       }
+      // What print wrote must have reached stdout: a full disk is an error, not success.
+      let failure = ra_flush_stdout()
+      if failure != 0 { StdoutWriter.failed(failure) }
     } catch {
       let code = exitCode(for: error)
       if code == .validationFailure {

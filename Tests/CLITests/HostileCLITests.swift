@@ -134,8 +134,9 @@ import Testing
   }
 
   /// A full disk (stdout on /dev/full) is an error, exit 2 with a message: the summary, JSON
-  /// Lines on one core and on two (the spool's copy) must not end as if all was written.
-  @Test(arguments: [["analyze"], ["analyze", "--jsonl"], ["analyze", "--jsonl", "two cores"]])
+  /// Lines on one core and on two (the spool's copy), and commands that print, must not end as
+  /// if all was written.
+  @Test(arguments: [["analyze"], ["analyze", "--jsonl"], ["analyze", "--jsonl", "two cores"], ["report", "--json"], ["locks"]])
   func fullDiskOnStdoutExitsTwo(_ args: [String]) throws {
     let twoCores = args.last == "two cores"
     let p = Process()

@@ -15,6 +15,10 @@
    FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE. Returns 0 or -1 with errno set. */
 int ra_punch_hole(int fd, long offset, long length);
 
+/* Flushes C stdout (what Swift's print writes to): 0, or the errno of a write that failed
+   now or earlier (EIO when none is known). */
+int ra_flush_stdout(void);
+
 /* Identifier bytes of kernel symbols: ASCII letters, digits, '_', '.', '$'. */
 static inline int ra_is_ident(uint8_t c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '$';
