@@ -221,6 +221,13 @@ public final class JSONBuffer {
     return putLong(p, v)
   }
 
+  /// Signed decimal at `p` (the caller reserved 24 bytes).
+  @inline(__always) static func putInt(_ p: UnsafeMutablePointer<UInt8>, _ v: Int) -> UnsafeMutablePointer<UInt8> {
+    if v >= 0 { return put(p, UInt64(v)) }
+    p[0] = 0x2D
+    return put(p + 1, UInt64(v.magnitude))
+  }
+
   /// Line numbers, offsets and sizes: below 10^8.
   @inline(__always) static func putShort(_ p: UnsafeMutablePointer<UInt8>, _ v: UInt32) -> UnsafeMutablePointer<UInt8> {
     if v < 10 {
@@ -297,12 +304,8 @@ public final class JSONBuffer {
   }
 
   func int(_ v: Int) {
-    if v < 0 {
-      byte(0x2D)
-      uint(UInt64(v.magnitude))
-    } else {
-      uint(UInt64(v))
-    }
+    reserve(24)
+    count = Self.putInt(base + count, v) - base
   }
 
   func double(_ v: Double) {
@@ -541,12 +544,7 @@ extension JSONBuffer {
         first = false
       }
       p = Self.put(p, first ? "\"line\":" : ",\"line\":")
-      if line < 0 {
-        p = Self.put(p, "-")
-        p = Self.put(p, UInt64(line.magnitude))
-      } else {
-        p = Self.put(p, UInt64(line))
-      }
+      p = Self.putInt(p, line)
       if let r = raw.module {
         p = Self.put(p, ",\"module\":\"")
         p = Self.put(p, lineBase, r)
@@ -833,13 +831,6 @@ extension JSONBuffer {
       count = p - base
     }
     byte(0x7D)
-  }
-
-  /// Signed decimal at `p` (the caller reserved 24 bytes).
-  @inline(__always) static func putInt(_ p: UnsafeMutablePointer<UInt8>, _ v: Int) -> UnsafeMutablePointer<UInt8> {
-    if v >= 0 { return put(p, UInt64(v)) }
-    p[0] = 0x2D
-    return put(p + 1, UInt64(v.magnitude))
   }
 
   /// `{"ftrace":` + the record `body` writes + `,"kind":"ftrace"}`.

@@ -193,20 +193,13 @@ struct AnalyzeCommand: ParsableCommand {
     private var throughBuffer = false
     private var copyBuffer: UnsafeMutableRawPointer?
 
-    /// Reads up to `count` spool bytes at `offset` and writes them all to stdout: the bytes
-    /// read, or -1 with errno set.
+    /// Reads up to `count` spool bytes at `offset` and writes them all to stdout (a failed
+    /// write ends the run as `StdoutWriter`'s do): the bytes read, or -1 with errno set.
     private func copyThroughBuffer(from offset: off_t, count: Int) -> Int {
       let buf = copyBuffer ?? UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 4096)
       copyBuffer = buf
       let n = pread(spool.fd, buf, count, offset)
-      guard n > 0 else { return n == 0 ? 0 : -1 }
-      var done = 0
-      while done < n {
-        let w = Glibc.write(1, buf + done, n - done)
-        if w < 0 && errno == EINTR { continue }
-        if w <= 0 { return -1 }
-        done += w
-      }
+      if n > 0 { StdoutWriter.writeAll(buf.assumingMemoryBound(to: UInt8.self), n) }
       return n
     }
 
