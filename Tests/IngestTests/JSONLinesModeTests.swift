@@ -325,6 +325,32 @@ import Testing
     #expect(Array("11112222333344445".utf8).withUnsafeBufferPointer { $0.hex(at: 0)?.1 } == 16)
   }
 
+  /// The word-at-a-time parse against the byte loop: every byte value next to hex digits, runs of
+  /// every length up to past 16, at every position up to the buffer's end (where the word is
+  /// loaded from before the start and shifted).
+  @Test func hexWordsMatchTheByteLoop() {
+    var rng = SystemRandomNumberGenerator()
+    let digits = Array("0123456789abcdefABCDEF".utf8)
+    for round in 0..<20000 {
+      let n = Int.random(in: 8...40, using: &rng)
+      var b = (0..<n).map { _ in digits.randomElement(using: &rng)! }
+      // One or two other bytes somewhere (every value in turn), or none.
+      let other = UInt8(truncatingIfNeeded: round)
+      if round % 3 != 0 { b[Int.random(in: 0..<n, using: &rng)] = other }
+      if round % 3 == 2 { b[Int.random(in: 0..<n, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+      if round % 5 == 0, n > 3 { b[0] = 0x30; b[1] = round % 2 == 0 ? 0x78 : 0x58 }
+      b.withUnsafeBufferPointer { p in
+        for at in 0...n {
+          var j = at
+          if j + 1 < n, p[j] == 0x30, p[j + 1] | 0x20 == 0x78 { j += 2 }
+          let want = p.hexLoop(from: j)
+          let got = p.hex(at: at)
+          #expect(got?.0 == want?.0 && got?.1 == want?.1, "\(b) at \(at): \(String(describing: got)) vs \(String(describing: want))")
+        }
+      }
+    }
+  }
+
   @Test func identifierEndMatchesAByteLoop() {
     var rng = SystemRandomNumberGenerator()
     let alphabet = Array("azAZ09_.$+/ ()[]:-@`{~\t".utf8) + [0x00, 0x7F, 0x80, 0xC3, 0xFF, 0x2F, 0x3A, 0x40, 0x5B, 0x60, 0x7B]

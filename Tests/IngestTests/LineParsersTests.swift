@@ -8,6 +8,31 @@ import Testing
     return s.withUTF8(body)
   }
 
+  /// x86 `__show_regs()` lines (and what is not one): names are upper case, digits and `_`, 2-8
+  /// bytes from a letter, each followed by `:` and a value starting with a hex digit.
+  @Test(arguments: [
+    ("RSP: 0018:ffffc90000a3fd38 EFLAGS: 00010246 ORIG_RAX: 0000000000000010", ["RSP=0018:ffffc90000a3fd38", "EFLAGS=00010246", "ORIG_RAX=0000000000000010"]),
+    ("RAX: ffffffffffffffda RBX: 0000000000000003 RCX: 00007f4f12345678", ["RAX=ffffffffffffffda", "RBX=0000000000000003", "RCX=00007f4f12345678"]),
+    ("FS:  00007f4f0c3b6700(0000) GS:ffff88802c800000(0000) knlGS:0000000000000000", ["FS=00007f4f0c3b6700(0000)", "GS=ffff88802c800000(0000)"]),
+    ("CS:  0010 DS: 0000 ES: 0000 CR0: 0000000080050033", ["CS=0010", "DS=0000", "ES=0000", "CR0=0000000080050033"]),
+    ("R13: 0000000000000000 R14: 00000000004c2e60 R15: 0000000000000000", ["R13=0000000000000000", "R14=00000000004c2e60", "R15=0000000000000000"]),
+    ("RIP: 0033:0x7f4f12345678", ["RIP=0033:0x7f4f12345678"]),
+    ("ORIG_RAXX: 0000000000000010", []),  // nine bytes: not a register name
+    ("R8 : 0000000000000000", []),
+    ("Rip: 0000", []),
+    ("8X: 0000", []),
+    ("RAX: zzzz", []),
+    ("A: 0000", []),
+  ])
+  func registerLine(line: String, expected: [String]) {
+    var regs: [Register] = []
+    let any = with(line) { LineParsers.registers($0, into: &regs) }
+    #expect(regs.map { "\($0.name)=\($0.value)" } == expected)
+    #expect(any == !expected.isEmpty)
+    // Where a stack ends on old kernels: any name then `:` (the value is not looked at).
+    #expect(with(line) { LineParsers.looksLikeRegisters($0) } == (!expected.isEmpty || line.hasPrefix("RAX: zz")))
+  }
+
   @Test(arguments: [
     ("3 locks held by vhost-7617/7618:", 3, "vhost-7617", 7618),
     ("1 lock held by khungtaskd/32:", 1, "khungtaskd", 32),

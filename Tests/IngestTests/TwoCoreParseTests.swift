@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+import CSupport
 
 @testable import Ingest
 
@@ -189,5 +190,53 @@ extension TwoCoreParseTests.Outcome {
       let bytes = [UInt8](repeating: 0x0A, count: n)
       #expect(bytes.withUnsafeBytes { TwoCoreParse.countNewlines($0.baseAddress!, n) } == n, "n=\(n)")
     }
+  }
+}
+
+/// `ra_find_newlines` (the line splitter's batch search), both its AVX2 and SSE2 paths, against
+/// a byte loop: every alignment, lengths around the 64-byte block, blocks with more newlines
+/// than the four written without a branch, and a full batch (the caller's capacity) in the middle.
+@Suite struct NewlineSearchTests {
+  typealias Search = (UnsafePointer<UInt8>, Int, UnsafeMutablePointer<UInt32>, Int, UnsafeMutablePointer<Int>) -> Int
+
+  static func offsets(_ bytes: [UInt8], capacity: Int, _ search: Search) -> [Int] {
+    var found: [Int] = []
+    let out = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity)
+    defer { out.deallocate() }
+    bytes.withUnsafeBufferPointer { b in
+      var at = 0
+      while at < b.count {
+        var looked = 0
+        let k = search(b.baseAddress! + at, b.count - at, out, capacity, &looked)
+        #expect(looked > 0 || k > 0, "no progress at \(at)")
+        if looked == 0 && k == 0 { return }
+        for i in 0..<k { found.append(at + Int(out[i])) }
+        at += looked
+      }
+    }
+    return found
+  }
+
+  @Test(arguments: [("dispatch", false), ("sse2", true)])
+  func findsEveryNewlineLikeAByteLoop(_ name: String, _ sse2: Bool) {
+    let search: Search = sse2 ? { ra_find_newlines_sse2($0, $1, $2, $3, $4) } : { ra_find_newlines($0, $1, $2, $3, $4) }
+    var rng = SystemRandomNumberGenerator()
+    for density in [0, 2, 8, 64] {
+      for n in [1, 3, 63, 64, 65, 127, 128, 129, 1000, 5000, 70_000] {
+        let bytes = (0..<n + 3).map { _ in
+          density > 0 && Int.random(in: 0..<density, using: &rng) == 0 ? 0x0A : UInt8.random(in: 0...255, using: &rng)
+        }
+        for start in 0..<3 {
+          let slice = Array(bytes[start..<start + n])
+          let expected = slice.indices.filter { slice[$0] == 0x0A }
+          for capacity in [128, 1024] {
+            #expect(Self.offsets(slice, capacity: capacity, search) == expected, "\(name) n=\(n) density=\(density) capacity=\(capacity)")
+          }
+        }
+      }
+    }
+    // Nothing but newlines: every block holds 64, and a batch fills long before the input ends.
+    let all = [UInt8](repeating: 0x0A, count: 10_000)
+    #expect(Self.offsets(all, capacity: 128, search) == Array(0..<10_000), "\(name)")
   }
 }

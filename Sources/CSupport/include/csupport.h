@@ -19,6 +19,13 @@ int ra_punch_hole(int fd, long offset, long length);
    now or earlier (EIO when none is known). */
 int ra_flush_stdout(void);
 
+/* Line ends in p[0..<n]: appends the offset of every '\n' to out (at most cap - 64 of them,
+   cap >= 128) and stores in *scanned how many bytes were looked at; returns the count. A call
+   covers ~1000 lines, so it is not inline: it picks AVX2/BMI at run time, SSE2 otherwise. */
+long ra_find_newlines(const uint8_t *p, long n, uint32_t *out, long cap, long *scanned);
+/* The SSE2 path alone (tests compare both paths with a byte loop). */
+long ra_find_newlines_sse2(const uint8_t *p, long n, uint32_t *out, long cap, long *scanned);
+
 /* Identifier bytes of kernel symbols: ASCII letters, digits, '_', '.', '$'. */
 static inline int ra_is_ident(uint8_t c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '$';

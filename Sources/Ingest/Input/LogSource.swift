@@ -3,6 +3,7 @@
 #elseif canImport(Darwin)
   import Darwin
 #endif
+import CSupport
 
 /// One physical line of input, lent to a callback. `bytes` is valid only during the callback.
 public struct Line {
@@ -280,18 +281,15 @@ enum LineSplitter {
   ) throws -> Int {
     guard let base = buf.baseAddress, buf.count > 0 else { return 0 }
     let count = buf.count
-    var pos = 0
+    var pos = 0  // where the next line starts
+    var scanned = 0  // bytes searched for newlines so far
     var lineNo = firstLine
     var nextProgress = 8 << 20
-    while pos < count {
-      let hit = memchr(base + pos, 0x0A, count - pos)
-      let end: Int
-      if let hit {
-        end = UnsafePointer<UInt8>(hit.assumingMemoryBound(to: UInt8.self)) - base
-      } else {
-        guard isFinal else { break }
-        end = count
-      }
+    // Line ends are found a batch at a time (`ra_find_newlines`), then walked.
+    let capacity = 1024
+    let ends = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity)
+    defer { ends.deallocate() }
+    @inline(__always) func emit(_ end: Int) throws {
       var len = end - pos
       while len > 0 && base[pos + len - 1] == 0x0D { len -= 1 }  // QEMU consoles emit "\r\r\n"
       var truncated = false
@@ -305,11 +303,20 @@ enum LineSplitter {
           offset: baseOffset + pos, isTruncated: truncated))
       lineNo += 1
       pos = end + 1
+    }
+    while scanned < count {
+      var looked = 0
+      let found = ra_find_newlines(base + scanned, count - scanned, ends, capacity, &looked)
+      for k in 0..<found {
+        try emit(scanned + Int(ends[k]))
+      }
+      scanned += looked
       if let progress, pos >= nextProgress {
         progress(baseOffset + pos)
         nextProgress = pos + (8 << 20)
       }
     }
+    if pos < count && isFinal { try emit(count) }
     lineCounter = lineNo
     return min(pos, count)
   }

@@ -168,18 +168,18 @@ enum LineParsers {
   /// returns false when the line holds none.
   @inline(__always)
   static func forEachRegister(_ b: UnsafeBufferPointer<UInt8>, _ each: (Range<Int>, Range<Int>) -> Void) -> Bool {
-    // Cheap shape check: 2-6 upper-case letters/digits then ':' then ' ' and a hex digit.
+    // Cheap shape check: a register name (`registerNameEnd`), ':', spaces, a hex digit.
     var i = 0
     var any = false
     while i < b.count {
       i = b.skipSpaces(i)
       let ns = i
-      while i < b.count, (b[i] &- 0x41 < 26) || Bytes.isDigit(b[i]) { i += 1 }
-      guard i - ns >= 2, i - ns <= 6, i + 1 < b.count, b[i] == 0x3A else { return any }
+      i = registerNameEnd(b, from: i)
+      guard i > ns, i + 1 < b.count, b[i] == 0x3A else { return any }
       let name = ns..<i
       i = b.skipSpaces(i + 1)
       let vs = i
-      while i < b.count, b[i] != 0x20 { i += 1 }
+      i = b.tokenEnd(from: i).end
       guard i > vs, Bytes.isHex(b[vs]) else { return any }
       each(name, vs..<i)
       any = true
@@ -187,12 +187,30 @@ enum LineParsers {
     return any
   }
 
+  /// The end of a register name at `i` (`i` when there is none): 2-8 upper-case letters, digits
+  /// and `_` (`RAX`, `R10`, `EFLAGS`, `ORIG_RAX`, `FS_BASE`) starting with a letter.
+  @inline(__always)
+  static func registerNameEnd(_ b: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+    guard start < b.count, b[start] &- 0x41 < 26 else { return start }
+    var i = start + 1
+    while i < b.count, i - start < 9, b[i] &- 0x41 < 26 || Bytes.isDigit(b[i]) || b[i] == 0x5F { i += 1 }
+    return (2...8).contains(i - start) ? i : start
+  }
+
+  /// The end of the register name `b` starts with, when `b` starts like a register dump line:
+  /// a register name, then `: `.
+  @inline(__always)
+  static func registerLineStart(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
+    let e = registerNameEnd(b, from: 0)
+    return e > 0 && e + 1 < b.count && b[e] == 0x3A && b[e + 1] == 0x20 ? e : nil
+  }
+
   /// True for `RSP: 0018:...`-shaped lines (register dumps inside a stack).
   static func looksLikeRegisters(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
-    var i = 0
-    while i < b.count, i < 7, (b[i] &- 0x41 < 26) || Bytes.isDigit(b[i]) { i += 1 }
-    return i >= 2 && i < b.count && b[i] == 0x3A
+    let e = registerNameEnd(b, from: 0)
+    return e > 0 && e < b.count && b[e] == 0x3A
   }
+
 
   /// An ftrace dump line in latency format (`ftrace_dump()` forces it):
   /// `vhost-12-104       1..... 2123127us : lockhog_lock: vhost_lock: wait ...`, or the default
