@@ -800,36 +800,41 @@ extension JSONBuffer {
     count = p + 1 - base
   }
 
-  /// `ftraceTimestamp` and `vhostLock` (when `vhost` is set) for a plain line (see
-  /// `ftraceHeadPlain`), with the record's closing brace: `vhost` scans the message and calls
-  /// `field` for each key=value entry, returning the lock name and operation.
+  /// `ftraceTimestamp` and `vhostLock` for a plain line (see `ftraceHeadPlain`), with the
+  /// record's closing brace: `vhost` scans the message and calls `field` for each key=value
+  /// entry, returning the lock name and operation. (Not an optional closure: that one escaped,
+  /// and its context was allocated per record.)
   func ftraceTailPlain(
     timestamp: Double, _ line: UnsafePointer<UInt8>,
-    vhost: ((_ field: (Range<Int>, Range<Int>) -> Void) -> (op: Range<Int>?, lock: Range<Int>?))?
+    vhost: (_ field: (Range<Int>, Range<Int>) -> Void) -> (op: Range<Int>?, lock: Range<Int>?)
   ) {
     ftraceTimestamp(timestamp)
-    if let vhost {
-      raw(",\"vhost_lock\":{\"fields\":[")
-      var first = true
-      let (op, lock) = vhost { k, v in
-        plainPair(line, first ? "{\"key\":\"" : ",{\"key\":\"", k, v)
-        first = false
-      }
-      reserve((lock?.count ?? 0) + (op?.count ?? 0) + 40)
-      var p = base + count
-      p[0] = 0x5D
-      p += 1
-      if let lock {
-        p = Self.put(p, ",\"lock\":\"")
-        p = Self.put(p, line, lock)
-        p[0] = 0x22
-        p += 1
-      }
-      p = Self.put(p, ",\"operation\":\"")
-      if let op { p = Self.put(p, line, op) }
-      p = Self.put(p, "\"}")
-      count = p - base
+    raw(",\"vhost_lock\":{\"fields\":[")
+    var first = true
+    let (op, lock) = vhost { k, v in
+      plainPair(line, first ? "{\"key\":\"" : ",{\"key\":\"", k, v)
+      first = false
     }
+    reserve((lock?.count ?? 0) + (op?.count ?? 0) + 40)
+    var p = base + count
+    p[0] = 0x5D
+    p += 1
+    if let lock {
+      p = Self.put(p, ",\"lock\":\"")
+      p = Self.put(p, line, lock)
+      p[0] = 0x22
+      p += 1
+    }
+    p = Self.put(p, ",\"operation\":\"")
+    if let op { p = Self.put(p, line, op) }
+    p = Self.put(p, "\"}")
+    count = p - base
+    byte(0x7D)
+  }
+
+  /// `ftraceTailPlain` for a record without vhost_lock fields.
+  func ftraceTailPlain(timestamp: Double) {
+    ftraceTimestamp(timestamp)
     byte(0x7D)
   }
 

@@ -17,8 +17,9 @@ public final class JSONLinesOutput {
   /// Writes one event as a line (for callers that hold events as values).
   public func write(_ event: Event) { write(event, frames: nil, registers: nil) }
 
-  /// A report's line (the same bytes as `write(.report(r), …)`), the report borrowed.
-  func writeReport(_ r: borrowing CrashReport, frames: JSONBuffer?, registers: JSONBuffer?) {
+  /// A report's line (the same bytes as `write(.report(r), …)`). `inout` only to use the
+  /// report where it lies: a report state's property passed `borrowing` was copied first.
+  func writeReport(_ r: inout CrashReport, frames: JSONBuffer?, registers: JSONBuffer?) {
     buffer.reportEvent(r, frames: frames, registers: registers)
     endLine()
   }

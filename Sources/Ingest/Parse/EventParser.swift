@@ -405,14 +405,17 @@ public final class EventParser {
     closeDump(key)
     if let l = lockLists.removeValue(forKey: key) { deliver(.heldLocks(l.list)) }
     // Count-only reports need no text: they are tallied by kind (see `countedReports`).
-    var report = CrashReport(kind: kind, headline: isDetailed ? body.text(from: 0) : "", position: pos, prefix: isDetailed ? pre.linePrefix : LinePrefix())
+    // Built in its state and filled in place: a local report handed over was copied (each of
+    // its strings and arrays retained) and then destroyed.
+    let state = ReportState(
+      report: CrashReport(kind: kind, headline: isDetailed ? body.text(from: 0) : "", position: pos, prefix: isDetailed ? pre.linePrefix : LinePrefix()),
+      max: maxFramesPerReport, sanitizerEnd: rules.sanitizerEnd, callTrace: rules.callTrace)
     if kind == .hungTask, let c = m["comm"], let p = m["pid"], let s = m["seconds"] {
       let task = TaskRef(comm: body.text(c), pid: Int(body.text(p)) ?? 0)
-      report.task = task
-      report.hungTask = HungTaskDetails(task: task, seconds: Int(body.text(s)) ?? 0)
+      state.report.task = task
+      state.report.hungTask = HungTaskDetails(task: task, seconds: Int(body.text(s)) ?? 0)
     }
-    if kind == .lockdep { report.lockdep = LockdepDetails() }
-    let state = ReportState(report: report, max: maxFramesPerReport, sanitizerEnd: rules.sanitizerEnd, callTrace: rules.callTrace)
+    if kind == .lockdep { state.report.lockdep = LockdepDetails() }
     state.callerKey = key
     state.isCountOnly = !isDetailed
     if isDetailed {
@@ -497,7 +500,7 @@ public final class EventParser {
     if let out = jsonLines {
       // The bytes `deliver` would write, without wrapping the report in an `Event` (a copy that
       // retained each of its strings and arrays).
-      out.writeReport(r.report, frames: r.framesJSON, registers: r.registersJSON)
+      out.writeReport(&r.report, frames: r.framesJSON, registers: r.registersJSON)
     } else {
       sink(.report(r.report))
     }
@@ -610,7 +613,7 @@ public final class EventParser {
         let m = UnsafeBufferPointer(rebasing: b[v...])
         ftraceTailJSON.ftraceTailPlain(timestamp: r.timestamp, base + v) { LineParsers.vhostTokens(m, field: $0) }
       } else {
-        ftraceTailJSON.ftraceTailPlain(timestamp: r.timestamp, base, vhost: nil)
+        ftraceTailJSON.ftraceTailPlain(timestamp: r.timestamp)
       }
       return
     }

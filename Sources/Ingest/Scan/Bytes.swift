@@ -115,14 +115,16 @@ extension UnsafeBufferPointer where Element == UInt8 {
   /// At most 16 digits are taken. Eight digits per step (`hexWord`): a byte loop's exit
   /// branch mispredicted on every number, and frames carry two or three.
   @inlinable @inline(__always) func hex(at i: Int) -> (UInt64, Int)? {
+    // (Wrapping arithmetic: indices stay far below Int.max, and the overflow checks were a
+    // third of the instructions.)
     var j = i
-    if j + 1 < count, self[j] == 0x30, self[j + 1] | 0x20 == 0x78 { j += 2 }
+    if j &+ 1 < count, self[j] == 0x30, self[j &+ 1] | 0x20 == 0x78 { j &+= 2 }
     guard count >= 8 else { return hexLoop(from: j) }
     let (v, n) = hexWord(at: j)
     guard n > 0 else { return nil }
-    guard n == 8 else { return (v, j + n) }
-    let (v2, n2) = hexWord(at: j + 8)
-    return (n2 == 0 ? v : v << (4 * UInt64(n2)) | v2, j + 8 + n2)
+    guard n == 8 else { return (v, j &+ n) }
+    let (v2, n2) = hexWord(at: j &+ 8)
+    return (n2 == 0 ? v : v << UInt64(truncatingIfNeeded: 4 &* n2) | v2, j &+ 8 &+ n2)
   }
 
   /// The value and count of the hex digits among the eight bytes at `start` (bytes past the
@@ -132,9 +134,9 @@ extension UnsafeBufferPointer where Element == UInt8 {
   @inlinable @inline(__always) func hexWord(at start: Int) -> (UInt64, Int) {
     guard start < count, let p = baseAddress else { return (0, 0) }
     let w: UInt64 =
-      start + 8 <= count
+      start &+ 8 <= count
       ? UnsafeRawPointer(p + start).loadUnaligned(as: UInt64.self)
-      : UnsafeRawPointer(p + count - 8).loadUnaligned(as: UInt64.self) >> (8 * UInt64(start + 8 - count))
+      : UnsafeRawPointer(p + (count &- 8)).loadUnaligned(as: UInt64.self) >> UInt64(truncatingIfNeeded: 8 &* (start &+ 8 &- count))
     let ones: UInt64 = 0x0101_0101_0101_0101
     let highs = ones &* 0x80
     let x = w & (ones &* 0x7F)
@@ -148,7 +150,7 @@ extension UnsafeBufferPointer where Element == UInt8 {
     // Nibble per byte: low four bits, plus 9 for a letter (bit 6 set).
     var v = (x & (ones &* 0x0F)) &+ ((x >> 6) & ones) &* 9
     // The n digits to the top bytes, then the last digit to byte 0.
-    v = (v << (8 * UInt64(8 - n))).byteSwapped
+    v = (v << UInt64(truncatingIfNeeded: 8 &* (8 &- n))).byteSwapped
     v = (v | v >> 4) & 0x00FF_00FF_00FF_00FF
     v = (v | v >> 8) & 0x0000_FFFF_0000_FFFF
     v = (v | v >> 16) & 0xFFFF_FFFF
