@@ -170,8 +170,8 @@ public enum FrameParser {
       !Bytes.isDigit(p[symStart]), p[symStart] != 0x2E
     else { return nil }
     let symEnd = i
-    guard let (offset, e) = b.hex(at: i + 1), e + 3 < n, p[e] == 0x2F, p[e + 1] == 0x30, p[e + 2] | 0x20 == 0x78,
-      let (size, e2) = b.hex(at: e + 1)
+    guard let (offset, e) = b.hexDigits(from: i + 3), e + 3 < n, p[e] == 0x2F, p[e + 1] == 0x30, p[e + 2] | 0x20 == 0x78,
+      let (size, e2) = b.hexDigits(from: e + 3)
     else { return nil }
     i = e2
     var module: Range<Int>?

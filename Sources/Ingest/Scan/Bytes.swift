@@ -23,7 +23,7 @@ enum Bytes {
 
 extension UnsafeBufferPointer where Element == UInt8 {
   /// True if the bytes at `at` equal `literal` (StaticString: no allocation).
-  @inlinable func has(_ literal: StaticString, at: Int = 0) -> Bool {
+  @inlinable @inline(__always) func has(_ literal: StaticString, at: Int = 0) -> Bool {
     let n = literal.utf8CodeUnitCount
     guard at >= 0, at + n <= count else { return false }
     return memcmp(baseAddress! + at, literal.utf8Start, n) == 0
@@ -119,6 +119,11 @@ extension UnsafeBufferPointer where Element == UInt8 {
     // third of the instructions.)
     var j = i
     if j &+ 1 < count, self[j] == 0x30, self[j &+ 1] | 0x20 == 0x78 { j &+= 2 }
+    return hexDigits(from: j)
+  }
+
+  /// `hex(at:)` without the `0x`: the digits from `j` (callers that matched `0x` already).
+  @inlinable @inline(__always) func hexDigits(from j: Int) -> (UInt64, Int)? {
     guard count >= 8 else { return hexLoop(from: j) }
     let (v, n) = hexWord(at: j)
     guard n > 0 else { return nil }
