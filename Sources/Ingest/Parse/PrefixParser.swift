@@ -10,8 +10,29 @@ public struct ParsedPrefix {
   /// Timestamp as printed: whole seconds, fraction digits and their scale (10^digits); the
   /// Double is computed only when asked (a divide per line showed in profiles).
   var seconds = -1
-  var fraction = 0
   var fractionScale = 1
+  /// The fraction as parsed, or (`packedFraction` != 0) still as printed: the fixed-width fast
+  /// path keeps the word holding `.dddddd` and the digits are read only when asked (most lines
+  /// never need their time).
+  private var parsedFraction = 0
+  private var packedFraction: UInt64 = 0
+  var fraction: Int {
+    get {
+      guard packedFraction != 0 else { return parsedFraction }
+      var v = 0
+      for k in 1..<7 { v = v &* 10 &+ Int((packedFraction >> UInt64(8 * k)) & 0x0F) }
+      return v
+    }
+    set {
+      parsedFraction = newValue
+      packedFraction = 0
+    }
+  }
+  /// `w`: bytes 6...13 of a `[%5lu.%06lu]` line, already checked to hold six digits.
+  mutating func setPackedFraction(_ w: UInt64) {
+    packedFraction = w
+    fractionScale = 1_000_000
+  }
   public var callerKey: Int
   public var level: Int?
 
@@ -77,8 +98,6 @@ public enum PrefixParser {
     guard w & 0xF0F0_F0F0_F0F0_F0F0 & lanes == threes,
       (w &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0 & lanes == threes
     else { return nil }
-    var frac = 0
-    for k in 7..<13 { frac = frac &* 10 &+ Int(p[k] &- 0x30) }
     // Bytes 1...5: spaces, then at least one digit.
     var i = 1
     while i < 6, p[i] == 0x20 { i += 1 }
@@ -86,8 +105,7 @@ public enum PrefixParser {
     guard let sec = digits(p, i, 6) else { return nil }
     var r = ParsedPrefix(bodyStart: 14, timestamp: nil, callerKey: ParsedPrefix.noCaller, level: nil)
     r.seconds = sec
-    r.fraction = frac
-    r.fractionScale = 1_000_000
+    r.setPackedFraction(w)
     var end = 14
     if n > 14, p[14] == 0x5B {
       // `[%6s]`: spaces, T or C, digits.
