@@ -41,6 +41,15 @@ struct RootCommand: AsyncParsableCommand {
         Terminal.writeStderr(fullMessage(for: error) + "\n")
         Glibc.exit(2)
       }
+      if code.isSuccess || code == ExitCode(1) {
+        // --help, --version and the like print to stdout, and --fail-on ends with 1 after its
+        // output: in both, a failed stdout write must not pass unnoticed.
+        let message = fullMessage(for: error)
+        if !message.isEmpty { print(message) }
+        let failure = ra_flush_stdout()
+        if failure != 0 { StdoutWriter.failed(failure) }
+        Glibc.exit(code.rawValue)
+      }
       exit(withError: error)
     }
   }

@@ -134,14 +134,17 @@ import Testing
   }
 
   /// A full disk (stdout on /dev/full) is an error, exit 2 with a message: the summary, JSON
-  /// Lines on one core and on two (the spool's copy), and commands that print, must not end as
-  /// if all was written.
-  @Test(arguments: [["analyze"], ["analyze", "--jsonl"], ["analyze", "--jsonl", "two cores"], ["report", "--json"], ["locks"]])
+  /// Lines on one core and on two (the spool's copy), commands that print, --version, and a run
+  /// that would end with 1 for --fail-on, must not end as if all was written.
+  @Test(arguments: [
+    ["analyze"], ["analyze", "--jsonl"], ["analyze", "--jsonl", "two cores"], ["report", "--json"], ["locks"], ["--version"],
+    ["analyze", "--fail-on", "any"],
+  ])
   func fullDiskOnStdoutExitsTwo(_ args: [String]) throws {
     let twoCores = args.last == "two cores"
     let p = Process()
     p.executableURL = URL(fileURLWithPath: TestPaths.binary)
-    p.arguments = args.filter { $0 != "two cores" } + [TestPaths.fixture("logs/lab/hung.log")]
+    p.arguments = args.filter { $0 != "two cores" } + (args == ["--version"] ? [] : [TestPaths.fixture("logs/lab/hung.log")])
     p.environment = ProcessInfo.processInfo.environment.merging(["REPRO_ANALYZE_SPLIT_MIN_BYTES": twoCores ? "1" : "\(Int.max)"]) { $1 }
     p.standardOutput = try #require(FileHandle(forWritingAtPath: "/dev/full"))
     let err = Pipe()

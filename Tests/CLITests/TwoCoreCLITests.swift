@@ -60,4 +60,40 @@ import Testing
     #expect(written.count > 8 << 20)  // the spool passes the release threshold
     #expect(String(decoding: written, as: UTF8.self) == before + one.stdout)
   }
+
+  /// Into a non-blocking pipe whose reader is slow (sendfile and write then return EAGAIN),
+  /// the run waits for room and the reader gets every byte one core writes.
+  @Test func jsonLinesIntoASlowNonBlockingPipeMatchOneCore() throws {
+    let one = try runCommand(["analyze", "--jsonl", Self.log], environment: ["REPRO_ANALYZE_SPLIT_MIN_BYTES": "\(Int.max)"])
+    let pipe = Pipe()
+    let wfd = pipe.fileHandleForWriting.fileDescriptor
+    _ = fcntl(wfd, F_SETFL, fcntl(wfd, F_GETFL) | O_NONBLOCK)
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: TestPaths.binary)
+    p.arguments = ["analyze", "--jsonl", "--timing", Self.log]
+    p.environment = ProcessInfo.processInfo.environment.merging(["REPRO_ANALYZE_SPLIT_MIN_BYTES": "1"]) { $1 }
+    p.standardOutput = pipe.fileHandleForWriting
+    let err = Pipe()
+    p.standardError = err
+    try p.run()
+    try pipe.fileHandleForWriting.close()
+    // Read in small pieces with pauses, so the pipe stays full most of the time.
+    var got = Data()
+    let rfd = pipe.fileHandleForReading.fileDescriptor
+    var chunk = [UInt8](repeating: 0, count: 16 << 10)
+    var reads = 0
+    while true {
+      let n = chunk.withUnsafeMutableBytes { read(rfd, $0.baseAddress, $0.count) }
+      if n < 0 && errno == EINTR { continue }
+      if n <= 0 { break }
+      got.append(contentsOf: chunk[..<n])
+      reads += 1
+      if reads % 64 == 0 { usleep(2000) }
+    }
+    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    #expect(p.terminationStatus == one.status, "\(stderr)")
+    #expect(stderr.contains(", two cores"), "\(stderr)")
+    #expect(String(decoding: got, as: UTF8.self) == one.stdout)
+  }
 }

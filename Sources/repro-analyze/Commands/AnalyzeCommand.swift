@@ -178,6 +178,11 @@ struct AnalyzeCommand: ParsableCommand {
         let n = throughBuffer ? copyThroughBuffer(from: at, count: want) : sendfile(1, spool.fd, &at, want)
         if n < 0 && errno == EINTR { continue }
         if n < 0 && errno == EPIPE { StdoutWriter.failed(EPIPE) }  // the reader is gone: quietly
+        if n < 0 && errno == EAGAIN {
+          // A non-blocking stdout (a pipe set up so by its reader) that is full.
+          StdoutWriter.waitUntilWritable()
+          continue
+        }
         if n < 0 && (errno == EINVAL || errno == ENOSYS) && !throughBuffer {
           throughBuffer = true
           continue

@@ -42,12 +42,17 @@ final class StdoutWriter {
       }
       if w < 0 && errno == EINTR { continue }
       if w < 0 && errno == EAGAIN {
-        var pfd = pollfd(fd: 1, events: Int16(POLLOUT), revents: 0)
-        _ = poll(&pfd, 1, -1)
+        waitUntilWritable()
         continue
       }
       failed(w < 0 ? errno : EIO)
     }
+  }
+
+  /// A non-blocking stdout that is full (EAGAIN): waits until its reader has made room.
+  static func waitUntilWritable() {
+    var pfd = pollfd(fd: 1, events: Int16(POLLOUT), revents: 0)
+    _ = poll(&pfd, 1, -1)
   }
 
   /// Ends the run after a failed write to stdout: quietly for a reader that went away.
