@@ -1050,7 +1050,10 @@ final class ReportState {
         lockdepExpect = .none
       }
     }
-    inHeldLocks = LineParsers.heldLocksHeader(rest) != nil || (inHeldLocks && LineParsers.heldLockEntry(rest, line: number) != nil)
+    // (A header starts with a digit or `no`: the first byte spares most lines the call.)
+    inHeldLocks =
+      ((Bytes.isDigit(first) || first == 0x6E) && LineParsers.heldLocksHeader(rest) != nil)
+      || (inHeldLocks && LineParsers.heldLockEntry(rest, line: number) != nil)
     if t == 0 && inTrace && !sawContextMarker {
       // Old kernels without <TASK> markers: the first non-frame, non-register line ends the
       // stack, and with it a hung-task report.
