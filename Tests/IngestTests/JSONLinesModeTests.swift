@@ -325,6 +325,43 @@ import Testing
     #expect(Array("11112222333344445".utf8).withUnsafeBufferPointer { $0.hex(at: 0)?.1 } == 16)
   }
 
+  /// `text(_:)` decides eight bytes at a time whether a range needs cleaning: against the
+  /// byte-by-byte rule, with every control byte, tab, DEL and high byte at every position.
+  @Test func textKeepsAndDropsBytesLikeTheByteRule() {
+    func reference(_ b: [UInt8]) -> String {
+      if b.allSatisfy({ !($0 < 0x20 && $0 != 0x09 || $0 == 0x7F) }) { return String(decoding: b, as: UTF8.self) }
+      var out: [UInt8] = []
+      var i = 0
+      while i < b.count {
+        let c = b[i]
+        if c == 0x1B {
+          i += 1
+          if i < b.count, b[i] == 0x5B {
+            i += 1
+            while i < b.count, !((b[i] | 0x20) &- 0x61 < 26) { i += 1 }
+          }
+          i += 1
+          continue
+        }
+        if !((c < 0x20 && c != 0x09) || c == 0x7F) { out.append(c) }
+        i += 1
+      }
+      return String(decoding: out, as: UTF8.self)
+    }
+    let specials: [UInt8] = [0x00, 0x01, 0x09, 0x0A, 0x0D, 0x1B, 0x1F, 0x20, 0x7E, 0x7F, 0x80, 0xC3, 0xA9, 0xFF, 0x5B, 0x6D]
+    var rng = SystemRandomNumberGenerator()
+    for n in 0...40 {
+      for special in specials {
+        for at in 0..<max(n, 1) {
+          var b = (0..<n).map { _ in UInt8.random(in: 0x21...0x7E, using: &rng) }
+          if at < n { b[at] = special }
+          let got = b.withUnsafeBufferPointer { $0.text(0..<n) }
+          #expect(got == reference(b), "\(b)")
+        }
+      }
+    }
+  }
+
   /// The word-at-a-time parse against the byte loop: every byte value next to hex digits, runs of
   /// every length up to past 16, at every position up to the buffer's end (where the word is
   /// loaded from before the start and shifted).
