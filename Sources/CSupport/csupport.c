@@ -15,14 +15,20 @@ int ra_flush_stdout(void) {
   return 0;
 }
 
-/* Sixty-four bytes per step: a bit per newline, then its offsets. Four are written without a
-   branch (a block of a log holds about one; the extra writes land in the caller's slack and are
-   not counted), more only in a loop for blocks of short lines. Against memchr per line, this
-   drops the call and the mispredicted exit of every search. */
-#define RA_TAIL(p, n, out, cap, k, i)                        \
-  if ((k) + 64 <= (cap))                                     \
-    for (; (i) < (n); (i)++)                                 \
-      if ((p)[i] == '\n') (out)[(k)++] = (uint32_t)(i);
+/* Sixty-four bytes per step: a bit per newline, then its offsets. The AVX2 path writes four
+   without a branch (a block of a log holds about one; the extra writes land in the caller's
+   slack and are not counted), more only in a loop for blocks of short lines; the SSE2 path,
+   for machines without AVX2/BMI, writes them in a loop. Against memchr per line, this drops
+   the call and the mispredicted exit of every search. */
+
+/* The last bytes (fewer than 64) one at a time, when the batch has room for all of them;
+   returns where the scan stopped. */
+static long find_newlines_tail(const uint8_t *p, long n, uint32_t *out, long cap, long *k, long i) {
+  if (*k + 64 > cap) return i;
+  for (; i < n; i++)
+    if (p[i] == '\n') out[(*k)++] = (uint32_t)i;
+  return i;
+}
 
 __attribute__((target("avx2,bmi,popcnt"))) static long find_newlines_avx2(
     const uint8_t *p, long n, uint32_t *out, long cap, long *scanned) {
@@ -45,8 +51,7 @@ __attribute__((target("avx2,bmi,popcnt"))) static long find_newlines_avx2(
     k += c;
     i += 64;
   }
-  RA_TAIL(p, n, out, cap, k, i)
-  *scanned = i;
+  *scanned = find_newlines_tail(p, n, out, cap, &k, i);
   return k;
 }
 
@@ -68,8 +73,7 @@ long ra_find_newlines_sse2(const uint8_t *p, long n, uint32_t *out, long cap, lo
     k += c;
     i += 64;
   }
-  RA_TAIL(p, n, out, cap, k, i)
-  *scanned = i;
+  *scanned = find_newlines_tail(p, n, out, cap, &k, i);
   return k;
 }
 
