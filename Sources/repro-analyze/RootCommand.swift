@@ -2,7 +2,6 @@
   import Glibc
 #endif
 import ArgumentParser
-import CSupport
 
 @main
 struct RootCommand: AsyncParsableCommand {
@@ -32,9 +31,7 @@ struct RootCommand: AsyncParsableCommand {
       } else {
         try command.run()
       }
-      // What print wrote must have reached stdout: a full disk is an error, not success.
-      let failure = ra_flush_stdout()
-      if failure != 0 { StdoutWriter.failed(failure) }
+      StdoutWriter.checkPrinted()
     } catch {
       let code = exitCode(for: error)
       if code == .validationFailure {
@@ -46,8 +43,7 @@ struct RootCommand: AsyncParsableCommand {
         // output: in both, a failed stdout write must not pass unnoticed.
         let message = fullMessage(for: error)
         if !message.isEmpty { print(message) }
-        let failure = ra_flush_stdout()
-        if failure != 0 { StdoutWriter.failed(failure) }
+        StdoutWriter.checkPrinted()
         Glibc.exit(code.rawValue)
       }
       exit(withError: error)

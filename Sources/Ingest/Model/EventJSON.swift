@@ -131,13 +131,12 @@ public final class JSONBuffer {
   @inline(__always) static func isPlain(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
     // Sixteen bytes and more (ftrace lines, messages): SSE2, a third of the word loop's work.
     if n >= 16 { return ra_is_plain_long(p, n) != 0 }
-    let ones: UInt64 = 0x0101_0101_0101_0101
-    let highs: UInt64 = 0x8080_8080_8080_8080
-    @inline(__always) func zeroBytes(_ v: UInt64) -> UInt64 { (v &- ones) & ~v }
+    let ones = Bytes.ones
     @inline(__always) func bad(_ w: UInt64) -> Bool {
       // A byte < 0x20, a byte > 0x7E (0x7F is dropped by `text`, ≥ 0x80 is UTF-8), `"`, `\\`:
       // the four tests' top bits or-ed and tested once (no branch per test).
-      ((w &- ones &* 0x20) & ~w | (w &+ ones) | w | zeroBytes(w ^ (ones &* 0x22)) | zeroBytes(w ^ (ones &* 0x5C))) & highs != 0
+      Bytes.bytesBelow(w, 0x20) | ((w &+ ones) | w) & Bytes.highs | Bytes.zeroBytes(w ^ (ones &* 0x22))
+        | Bytes.zeroBytes(w ^ (ones &* 0x5C)) != 0
     }
     var i = 0
     let raw = UnsafeRawPointer(p)

@@ -924,8 +924,7 @@ final class ReportState {
     // list: every branch below but the RIP and CPU lines' passes over them (no frame parses
     // `NAME: `, no held-lock line starts so), and lockdep's description parser is left its lines.
     if first &- 0x41 < 26, !inHeldLocks, report.kind != .lockdep, let e = LineParsers.registerLineStart(rest),
-      e != 3 || !((first == 0x52 && rest[1] == 0x49 && rest[2] == 0x50) || (first == 0x43 && rest[1] == 0x50 && rest[2] == 0x55)),
-      !callTrace.matchesStart(of: rest)
+      e != 3 || !(rest.has("RIP: ") || rest.has("CPU: ")), !callTrace.matchesStart(of: rest)
     {
       if t == 0 && inTrace && !sawContextMarker { inTrace = false }
       report.endLine = number

@@ -211,7 +211,6 @@ enum LineParsers {
     return e > 0 && e < b.count && b[e] == 0x3A
   }
 
-
   /// An ftrace dump line in latency format (`ftrace_dump()` forces it):
   /// `vhost-12-104       1..... 2123127us : lockhog_lock: vhost_lock: wait ...`, or the default
   /// format `   <idle>-0       [001] d.h1.  1234.567890: func: msg`.

@@ -19,6 +19,18 @@ enum Bytes {
     return c < 128 && ((c < 64 ? low : high) >> UInt64(c & 63)) & 1 != 0
   }
   @inlinable static func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 }
+
+  /// Word tests, eight bytes at once: 0x80 in each byte of the result that passes. Exact for
+  /// the lowest such byte; a byte above one that passes may pass too (the borrow runs on), so
+  /// use them for "is there any" and for the lowest one.
+  @usableFromInline static let ones: UInt64 = 0x0101_0101_0101_0101
+  @usableFromInline static let highs: UInt64 = 0x8080_8080_8080_8080
+  /// Bytes of `w` that are zero (`zeroBytes(w ^ ones &* c)`: bytes equal to `c`).
+  @inlinable @inline(__always) static func zeroBytes(_ w: UInt64) -> UInt64 { (w &- ones) & ~w & highs }
+  /// Bytes of `w` below `c` (`c` <= 0x80).
+  @inlinable @inline(__always) static func bytesBelow(_ w: UInt64, _ c: UInt8) -> UInt64 {
+    (w &- ones &* UInt64(c)) & ~w & highs
+  }
 }
 
 extension UnsafeBufferPointer where Element == UInt8 {
@@ -62,15 +74,11 @@ extension UnsafeBufferPointer where Element == UInt8 {
     var i = start
     var eq = -1
     guard let p = baseAddress else { return (i, eq) }
-    let ones: UInt64 = 0x0101_0101_0101_0101
-    let highs: UInt64 = 0x8080_8080_8080_8080
     while i + 8 <= count {
       let w = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
-      let xs = w ^ (ones &* 0x20)
-      let spaces = (xs &- ones) & ~xs & highs
+      let spaces = Bytes.zeroBytes(w ^ (Bytes.ones &* 0x20))
       if eq < 0 {
-        let xe = w ^ (ones &* 0x3D)
-        let equals = (xe &- ones) & ~xe & highs
+        let equals = Bytes.zeroBytes(w ^ (Bytes.ones &* 0x3D))
         if equals != 0, spaces == 0 || equals.trailingZeroBitCount < spaces.trailingZeroBitCount {
           eq = i + equals.trailingZeroBitCount >> 3
         }
@@ -192,13 +200,10 @@ extension UnsafeBufferPointer where Element == UInt8 {
     // byte test, which lets it through); the byte loop cost four instructions a byte on
     // headlines and `Code:` lines.
     var i = lo
-    let ones: UInt64 = 0x0101_0101_0101_0101
     while i &+ 8 <= hi {
       let w = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
-      // High bit of (w - 0x20) & ~w: a byte below 0x20 (exact for the lowest; those above it
-      // only go to the byte test); zero bytes of w ^ 0x7F…: DEL.
-      let x = w ^ (ones &* 0x7F)
-      if ((w &- ones &* 0x20) & ~w | (x &- ones) & ~x) & (ones &* 0x80) != 0 { break }
+      // A byte below 0x20 or a DEL (a false alarm above one only goes to the byte test).
+      if Bytes.bytesBelow(w, 0x20) | Bytes.zeroBytes(w ^ (Bytes.ones &* 0x7F)) != 0 { break }
       i &+= 8
     }
     var clean = true

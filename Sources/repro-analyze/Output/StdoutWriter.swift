@@ -1,6 +1,7 @@
 #if canImport(Glibc)
   import Glibc
 #endif
+import CSupport
 
 /// Buffered writes to stdout (fd 1), retrying short writes. A closed pipe (`| head`) ends the
 /// run quietly; any other write error (a full disk) ends it with a message and status 2, so
@@ -53,6 +54,13 @@ final class StdoutWriter {
   static func waitUntilWritable() {
     var pfd = pollfd(fd: 1, events: Int16(POLLOUT), revents: 0)
     _ = poll(&pfd, 1, -1)
+  }
+
+  /// Flushes what `print` wrote (C stdout) and ends the run as `failed` does when any of it
+  /// could not be written: a full disk is an error, not success.
+  static func checkPrinted() {
+    let failure = ra_flush_stdout()
+    if failure != 0 { failed(failure) }
   }
 
   /// Ends the run after a failed write to stdout: quietly for a reader that went away.
